@@ -1,0 +1,67 @@
+# Ventanilla: the two commands are `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+PORT   ?= 5000
+HOST   ?= 127.0.0.1
+
+.PHONY: run test lint unit translations compile-translations migrate demo serve clean help
+
+help:
+	@echo "make run    install, migrate, load demo data, serve on http://$(HOST):$(PORT)"
+	@echo "make test   lint and the whole test suite"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the package metadata changes.
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e '.[postgres,redis]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[postgres,redis,test]'
+	touch $@
+
+compile-translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d translations 2>&1 | tail -n 5
+
+# Extract, update and compile the catalogs. Extraction omits dates and line numbers so
+# the template only changes when a string does.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_ngettext:1,2 \
+	    --no-location --omit-header --sort-output --no-wrap \
+	    -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap \
+	    --omit-header --ignore-obsolete --no-fuzzy-matching
+	$(MAKE) compile-translations
+
+migrate: $(VENV)/.installed
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) portal demo
+
+run: compile-translations demo
+	@echo "Ventanilla is serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
+	    --access-logfile - wsgi:app
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check portal tests benchmarks wsgi.py migrations/env.py
+
+# PostgreSQL tests run whenever a server answers on 127.0.0.1:5432 (or at
+# PORTAL_TEST_DATABASE_URL, which CI sets); browser tests whenever Chromium is installed.
+LOCAL_PG := postgresql://postgres@127.0.0.1:5432/postgres
+unit: $(VENV)/.installed-test compile-translations
+	@pg="$${PORTAL_TEST_DATABASE_URL:-}"; \
+	if [ -z "$$pg" ] && $(BIN)/python -c "import psycopg; psycopg.connect('$(LOCAL_PG)', connect_timeout=2).close()" 2>/dev/null; then \
+	  pg="$(LOCAL_PG)"; fi; \
+	PORTAL_TEST_DATABASE_URL="$$pg" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

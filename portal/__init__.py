@@ -1,0 +1,99 @@
+"""Ventanilla: a citizen-service portal. ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from portal import config as portal_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, ``PORTAL_*`` variables and ``config`` (for tests)."""
+    settings = portal_config.load(config)
+    instance_path = Path(settings["INSTANCE_PATH"])
+    if not instance_path.is_absolute():
+        instance_path = PROJECT_ROOT / instance_path
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=False)
+    app.jinja_env.add_extension("jinja2.ext.do")
+    _configure(app, settings, instance_path)
+    _register_extensions(app)
+    _register_blueprints(app)
+
+    from portal import errors, i18n, jobs, search, security
+
+    errors.register(app)
+    i18n.register(app)
+    jobs.register(app)
+    search.register(app)
+    security.register(app)
+
+    from portal import cli
+
+    cli.register(app)
+    return app
+
+
+def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> None:
+    for folder in ("", "uploads", "outbox", "search"):
+        (instance_path / folder).mkdir(parents=True, exist_ok=True)
+    app.config["PORTAL"] = settings
+    database_url = settings["DATABASE_URL"] or f"sqlite:///{instance_path / 'portal.db'}"
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the supported driver; accept the plain URL people copy from docs.
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"] or portal_config.instance_secret_key(instance_path),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        TESTING=settings["TESTING"],
+        DEBUG=settings["DEBUG"],
+        WTF_CSRF_ENABLED=settings["WTF_CSRF_ENABLED"],
+        # The CSRF token lives as long as the session; a form left open for an hour
+        # while a citizen writes a complaint must still submit.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
+        SESSION_COOKIE_NAME="ventanilla_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings["SESSION_LIFETIME_DAYS"]),
+        RATELIMIT_ENABLED=settings["RATELIMIT_ENABLED"],
+        RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        SEARCH_INDEX_PATH=str(instance_path / "search"),
+        UPLOAD_PATH=str(instance_path / "uploads"),
+        OUTBOX_PATH=str(instance_path / "outbox"),
+    )
+    if database_url.startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+
+
+def _register_extensions(app: Flask) -> None:
+    from portal import models  # noqa: F401  (registers the tables for Alembic)
+    from portal.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.accounts.routes import bp as accounts_bp
+    from portal.main.routes import bp as main_bp
+    from portal.manage.routes import bp as manage_bp
+    from portal.staff.routes import bp as staff_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    app.register_blueprint(manage_bp, url_prefix="/manage")

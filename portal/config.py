@@ -1,0 +1,117 @@
+"""Configuration: defaults, then ``PORTAL_*`` environment variables, then a test mapping.
+
+Unknown keys are rejected so that a typo in a deployment (``PORTAL_MAIL_SEVER``) fails
+loudly at start-up instead of silently using a default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PORTAL_"
+
+# Environment variables that start with the prefix but are not settings of the app.
+NOT_SETTINGS = frozenset({"PORTAL_TEST_DATABASE_URL", "PORTAL_NEW_PASSWORD"})
+
+DEFAULTS: dict[str, Any] = {
+    "INSTANCE_PATH": "instance",
+    "DATABASE_URL": "",  # empty: SQLite in the instance folder
+    "SECRET_KEY": "",  # empty: generated on first run and kept in the instance folder
+    "SEARCH_BACKEND": "whoosh",
+    "REDIS_URL": "",
+    "MAIL_SERVER": "",  # empty: write each message as an .eml file to instance/outbox/
+    "MAIL_PORT": 587,
+    "MAIL_USE_TLS": True,
+    "MAIL_USERNAME": "",
+    "MAIL_PASSWORD": "",
+    "MAIL_SENDER": "Ventanilla <no-reply@ventanilla.example>",
+    "SITE_NAME": "Ventanilla",
+    "TIMEZONE": "Europe/Madrid",
+    "ORGANISATION_NAME": "Ayuntamiento de Ejemplo",
+    "CONTACT_EMAIL": "atencion@ventanilla.example",
+    "CONTACT_PHONE": "010",
+    "CONTACT_ADDRESS": "Plaza Mayor 1, 00000 Ejemplo",
+    "DPO_EMAIL": "dpd@ventanilla.example",
+    "BASE_URL": "http://127.0.0.1:5000",
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_LIFETIME_DAYS": 14,
+    "PASSWORD_RESET_MAX_AGE": 3600,  # seconds
+    "RATELIMIT_ENABLED": True,
+    "WTF_CSRF_ENABLED": True,
+    "TESTING": False,
+    "DEBUG": False,
+    "MAX_CONTENT_LENGTH": 26 * 1024 * 1024,
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,  # KiB
+}
+
+LANGUAGES = ("es", "en", "ca", "eu", "gl")
+DEFAULT_LANGUAGE = "es"
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or cannot be read as the type of its default."""
+
+
+def _coerce(key: str, raw: str) -> Any:
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{key} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{key} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings given as ``PORTAL_*`` variables, typed like their defaults."""
+    settings = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
+            continue
+        key = name[len(ENV_PREFIX):]
+        if key not in DEFAULTS:
+            raise ConfigError(f"Unknown setting {name}")
+        settings[key] = _coerce(key, raw)
+    return settings
+
+
+def load(overrides: Mapping[str, Any] | None = None,
+         environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Merge defaults, environment and overrides; reject unknown keys."""
+    settings = dict(DEFAULTS)
+    settings.update(from_environment(os.environ if environ is None else environ))
+    for key, value in (overrides or {}).items():
+        if key not in DEFAULTS:
+            raise ConfigError(f"Unknown setting {key}")
+        settings[key] = value
+    return settings
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """Read the instance's secret key, creating it (mode 0600) on first run."""
+    path = instance_path / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    # O_EXCL: two workers starting together must not overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

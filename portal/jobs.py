@@ -1,0 +1,49 @@
+"""Side effects that run after the database commit (mail delivery, index updates).
+
+A job is attached to the current transaction with ``after_commit(func, *args)``. It
+runs only if that transaction commits, so a rolled-back change never sends mail. The
+embedded default runs jobs in this process straight after the commit; a job that
+fails is logged and left for ``flask portal outbox deliver`` (mail) or a reindex to
+retry, never failing the request that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+_KEY = "portal_after_commit_jobs"
+
+
+def after_commit(func: Callable[..., None], *args) -> None:
+    """Run ``func(*args)`` once the current transaction has committed."""
+    db.session.info.setdefault(_KEY, []).append((func, args))
+
+
+def _run_jobs(session: Session) -> None:
+    jobs = session.info.pop(_KEY, [])
+    if not jobs:
+        return
+    for func, args in jobs:
+        try:
+            func(*args)
+        except Exception:  # a side effect must never fail the committed change
+            log.exception("job %s failed; it will be retried", func.__name__)
+
+
+def _drop_jobs(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+def register(app: Flask) -> None:
+    if not event.contains(Session, "after_commit", _run_jobs):
+        event.listen(Session, "after_commit", _run_jobs)
+        event.listen(Session, "after_soft_rollback", lambda session, _tx: _drop_jobs(session))

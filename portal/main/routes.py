@@ -1,0 +1,81 @@
+"""The home page, the public information pages and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, url_for
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal import search
+from portal.extensions import db
+from portal.i18n import current_language
+from portal.models import Report, ReportStatus
+
+bp = Blueprint("main", __name__)
+
+
+def _feature_links() -> dict[str, str | None]:
+    """Where the three ways in lead, or None for a feature that is not built yet."""
+    endpoints = {"ask": ("cases.new", {"kind": "question"}),
+                 "complain": ("cases.new", {"kind": "complaint"}),
+                 "propose": ("ideas.new", {}),
+                 "search": ("knowledge.index", {})}
+    return {
+        name: url_for(endpoint, **args) if endpoint in current_app.view_functions else None
+        for name, (endpoint, args) in endpoints.items()
+    }
+
+
+@bp.get("/")
+def index():
+    reports = db.session.scalars(
+        select(Report)
+        .where(Report.status == ReportStatus.PUBLISHED)
+        .order_by(Report.published_at.desc())
+        .limit(3)
+    ).all()
+    return render_template("main/index.html", links=_feature_links(), reports=reports)
+
+
+def _localised_page(name: str):
+    """Long information pages are written whole in each language: pages/<name>.<lang>.html."""
+    return render_template(f"pages/{name}.{current_language()}.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return _localised_page("accessibility")
+
+
+@bp.get("/privacy")
+def privacy():
+    return _localised_page("privacy")
+
+
+@bp.get("/contact")
+def contact():
+    return _localised_page("contact")
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = {"status": "ok"}
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        database = {"status": "error", "error": type(error).__name__}
+    search_status = search.backend().status()
+    healthy = database["status"] == "ok"
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "database": database,
+        "search": search_status,
+        "jobs": {"backend": "in-process", "status": "ok"},
+    }
+    response = jsonify(body)
+    response.status_code = 200 if healthy else 503
+    if not healthy:
+        response.headers["Retry-After"] = "30"
+    response.headers["Cache-Control"] = "no-store"
+    return response

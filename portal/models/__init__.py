@@ -1,0 +1,31 @@
+"""The domain model. Importing this package registers every table on the metadata."""
+
+from portal.models.case import Attachment, Case, CaseEvent, Message, case_followers
+from portal.models.enums import (
+    ArticleStatus,
+    CaseEventKind,
+    CaseKind,
+    CasePriority,
+    CaseStatus,
+    Channel,
+    ContactPreference,
+    IdeaStatus,
+    OutboxStatus,
+    ReportStatus,
+    Role,
+)
+from portal.models.idea import Comment, Idea, IdeaFollow, IdeaVote
+from portal.models.knowledge import Article, ArticleFeedback, Tag
+from portal.models.organisation import Category, Department
+from portal.models.report import Report
+from portal.models.support import AuditEvent, CannedResponse, OutboxMessage
+from portal.models.user import User, UserSession, user_departments
+
+__all__ = [
+    "Article", "ArticleFeedback", "ArticleStatus", "Attachment", "AuditEvent",
+    "CannedResponse", "Case", "CaseEvent", "CaseEventKind", "CaseKind", "CasePriority",
+    "CaseStatus", "Category", "Channel", "Comment", "ContactPreference", "Department",
+    "Idea", "IdeaFollow", "IdeaStatus", "IdeaVote", "Message", "OutboxMessage",
+    "OutboxStatus", "Report", "ReportStatus", "Role", "Tag", "User", "UserSession",
+    "case_followers", "user_departments",
+]

@@ -1,0 +1,175 @@
+"""Cases (questions and complaints), their messages, attachments and history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal import clock
+from portal.config import DEFAULT_LANGUAGE
+from portal.extensions import db
+from portal.models.enums import (
+    CaseEventKind,
+    CaseKind,
+    CasePriority,
+    CaseStatus,
+    Channel,
+    ContactPreference,
+)
+from portal.models.organisation import Category, Department
+from portal.models.types import UTCDateTime, enum_column
+from portal.models.user import User
+
+case_followers = Table(
+    "case_followers",
+    db.metadata,
+    Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+    __table_args__ = (
+        # One index per queue query: see DESIGN.md §3 on list pages.
+        Index("ix_cases_status_created_at", "status", "created_at"),
+        Index("ix_cases_department_status_due", "department_id", "status", "resolution_due_at"),
+        Index("ix_cases_assignee_status_due", "assignee_id", "status", "resolution_due_at"),
+        Index("ix_cases_citizen_created_at", "citizen_id", "created_at"),
+        Index("ix_cases_contact_email", "contact_email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    desired_outcome: Mapped[str] = mapped_column(Text, default="")
+    # No department: the citizen did not know, and the case waits in triage.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), default=CaseStatus.NEW)
+    priority: Mapped[CasePriority] = mapped_column(
+        enum_column(CasePriority), default=CasePriority.NORMAL
+    )
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel), default=Channel.WEB)
+
+    # The citizen: an account, or a guest's contact details.
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    contact_preference: Mapped[ContactPreference] = mapped_column(
+        enum_column(ContactPreference), default=ContactPreference.EMAIL
+    )
+    language: Mapped[str] = mapped_column(String(8), default=DEFAULT_LANGUAGE)
+
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    location_text: Mapped[str] = mapped_column(String(300), default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+    # Consent to publish an anonymised answer; the wording version is kept as evidence.
+    publish_consent: Mapped[bool] = mapped_column(default=False)
+    publish_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    publish_consent_version: Mapped[str] = mapped_column(String(32), default="")
+
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the clock was paused by "waiting on citizen"; None while it runs.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_summary: Mapped[str] = mapped_column(Text, default="")
+
+    satisfaction: Mapped[int | None] = mapped_column()
+    satisfaction_comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now,
+                                                 onupdate=clock.now)
+    # Optimistic locking: a second agent saving a stale copy gets StaleDataError.
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    department: Mapped[Department | None] = relationship()
+    category: Mapped[Category | None] = relationship()
+    citizen: Mapped[User | None] = relationship(foreign_keys=[citizen_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    merged_into: Mapped[Case | None] = relationship(remote_side=[id])
+    followers: Mapped[list[User]] = relationship(secondary=case_followers)
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="case", order_by="Message.created_at, Message.id"
+    )
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.created_at, CaseEvent.id"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="case")
+
+    def __repr__(self) -> str:
+        return f"<Case {self.reference}>"
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_case_created_at", "case_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    # None: written by the citizen as a guest (the case's contact) or by the system.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_staff: Mapped[bool] = mapped_column(default=False)
+    # Internal notes are for staff only and never reach the citizen.
+    internal: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+    author: Mapped[User | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="message")
+
+
+class Attachment(db.Model):
+    """A file stored outside the web root under its content hash."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    case: Mapped[Case] = relationship(back_populates="attachments")
+    message: Mapped[Message | None] = relationship(back_populates="attachments")
+
+
+class CaseEvent(db.Model):
+    """One change to a case: who, what, when and why. The timeline is built from these."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_created_at", "case_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[CaseEventKind] = mapped_column(enum_column(CaseEventKind))
+    from_value: Mapped[str] = mapped_column(String(120), default="")
+    to_value: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()

@@ -1,0 +1,187 @@
+"""Statuses and kinds. Labels are lazy so they translate at render time."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    AGENT = "agent"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+    @property
+    def label(self):
+        return _ROLE_LABELS[self]
+
+
+_ROLE_RANK = {Role.CITIZEN: 0, Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+_ROLE_LABELS = {
+    Role.CITIZEN: _l("Citizen"),
+    Role.AGENT: _l("Civil servant"),
+    Role.MANAGER: _l("Manager"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+
+class CaseKind(StrEnum):
+    QUESTION = "question"
+    COMPLAINT = "complaint"
+
+    @property
+    def label(self):
+        return {CaseKind.QUESTION: _l("Question"), CaseKind.COMPLAINT: _l("Complaint")}[self]
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    WAITING_ON_CITIZEN = "waiting_on_citizen"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def label(self):
+        return _CASE_STATUS_LABELS[self]
+
+    def can_become(self, target: CaseStatus) -> bool:
+        """Whether the case state machine allows moving from this status to ``target``."""
+        return target in CASE_TRANSITIONS[self]
+
+
+_CASE_STATUS_LABELS = {
+    CaseStatus.NEW: _l("Received"),
+    CaseStatus.OPEN: _l("Being handled"),
+    CaseStatus.WAITING_ON_CITIZEN: _l("Waiting for your reply"),
+    CaseStatus.RESOLVED: _l("Answered"),
+    CaseStatus.CLOSED: _l("Closed"),
+}
+
+# The one place the case life cycle is written down (a reopen goes back to open).
+CASE_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.NEW: frozenset({CaseStatus.OPEN, CaseStatus.WAITING_ON_CITIZEN,
+                               CaseStatus.RESOLVED, CaseStatus.CLOSED}),
+    CaseStatus.OPEN: frozenset({CaseStatus.WAITING_ON_CITIZEN, CaseStatus.RESOLVED,
+                                CaseStatus.CLOSED}),
+    CaseStatus.WAITING_ON_CITIZEN: frozenset({CaseStatus.OPEN, CaseStatus.RESOLVED,
+                                              CaseStatus.CLOSED}),
+    CaseStatus.RESOLVED: frozenset({CaseStatus.OPEN, CaseStatus.CLOSED}),
+    CaseStatus.CLOSED: frozenset({CaseStatus.OPEN}),
+}
+
+
+class CasePriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def label(self):
+        return {
+            CasePriority.LOW: _l("Low"),
+            CasePriority.NORMAL: _l("Normal"),
+            CasePriority.HIGH: _l("High"),
+            CasePriority.URGENT: _l("Urgent"),
+        }[self]
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    EMAIL = "email"
+    PHONE = "phone"
+    COUNTER = "counter"
+    SOCIAL = "social"
+    API = "api"
+
+    @property
+    def label(self):
+        return {
+            Channel.WEB: _l("Website"),
+            Channel.EMAIL: _l("Email"),
+            Channel.PHONE: _l("Phone"),
+            Channel.COUNTER: _l("In person"),
+            Channel.SOCIAL: _l("Social media"),
+            Channel.API: _l("Other system"),
+        }[self]
+
+
+class CaseEventKind(StrEnum):
+    CREATED = "created"
+    STATUS_CHANGED = "status_changed"
+    ASSIGNED = "assigned"
+    TRANSFERRED = "transferred"
+    PRIORITY_CHANGED = "priority_changed"
+    MESSAGE_ADDED = "message_added"
+    NOTE_ADDED = "note_added"
+    MERGED = "merged"
+    RATED = "rated"
+    REOPENED = "reopened"
+
+
+class ContactPreference(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    POST = "post"
+
+
+class ArticleStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+    @property
+    def label(self):
+        return {
+            ArticleStatus.DRAFT: _l("Draft"),
+            ArticleStatus.PUBLISHED: _l("Published"),
+            ArticleStatus.ARCHIVED: _l("Archived"),
+        }[self]
+
+
+class IdeaStatus(StrEnum):
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    IMPLEMENTED = "implemented"
+    DECLINED = "declined"
+    DUPLICATE = "duplicate"
+
+    @property
+    def label(self):
+        return {
+            IdeaStatus.SUBMITTED: _l("Submitted"),
+            IdeaStatus.UNDER_REVIEW: _l("Under review"),
+            IdeaStatus.PLANNED: _l("Planned"),
+            IdeaStatus.IN_PROGRESS: _l("In progress"),
+            IdeaStatus.IMPLEMENTED: _l("Implemented"),
+            IdeaStatus.DECLINED: _l("Declined"),
+            IdeaStatus.DUPLICATE: _l("Duplicate"),
+        }[self]
+
+    @property
+    def needs_official_response(self) -> bool:
+        """No idea is turned away silently: these statuses need a public reason."""
+        return self in {IdeaStatus.DECLINED, IdeaStatus.DUPLICATE}
+
+
+class ReportStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"

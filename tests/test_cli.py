@@ -1,0 +1,66 @@
+"""The command line: demo data, accounts, the outbox."""
+
+from portal.accounts import service
+from portal.models import Department, Role, User
+
+
+def test_demo_is_idempotent_and_prints_accounts_that_can_sign_in(runner, db, client):
+    first = runner.invoke(args=["portal", "demo"])
+    assert first.exit_code == 0, first.output
+    counts = (db.session.scalar(db.select(db.func.count(Department.id))),
+              db.session.scalar(db.select(db.func.count(User.id))))
+    second = runner.invoke(args=["portal", "demo"])
+    assert second.exit_code == 0
+    assert (db.session.scalar(db.select(db.func.count(Department.id))),
+            db.session.scalar(db.select(db.func.count(User.id)))) == counts
+    assert counts[0] >= 5
+    slugs = set(db.session.scalars(db.select(Department.slug)))
+    assert {"movilidad", "medio-ambiente", "hacienda", "servicios-sociales",
+            "urbanismo"} <= slugs
+    # The same passwords are printed on every run, and they work.
+    assert first.output == second.output
+    line = next(line for line in second.output.splitlines() if "movilidad@" in line)
+    email, password, role = line.split()
+    assert role == "agent"
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.headers["Location"] == "/staff/"
+
+
+def test_demo_departments_are_named_in_spanish_and_english(runner, db):
+    runner.invoke(args=["portal", "demo"])
+    department = db.session.scalar(db.select(Department).where(Department.slug == "movilidad"))
+    assert department.name("es") == "Movilidad"
+    assert department.name("en") == "Transport and Mobility"
+
+
+def test_create_user_with_password_from_environment(runner, db, make_department):
+    make_department(slug="hacienda")
+    result = runner.invoke(
+        args=["portal", "create-user", "Agent@Example.org", "--role", "agent",
+              "--department", "hacienda"],
+        env={"PORTAL_NEW_PASSWORD": "a long enough password"})
+    assert result.exit_code == 0, result.output
+    user = service.authenticate("agent@example.org", "a long enough password")
+    assert user.role is Role.AGENT
+    assert [department.slug for department in user.departments] == ["hacienda"]
+
+
+def test_create_user_prompts_for_the_password(runner, db):
+    result = runner.invoke(args=["portal", "create-user", "ana@example.org"],
+                           input="prompted passphrase\nprompted passphrase\n",
+                           env={"PORTAL_NEW_PASSWORD": ""})
+    assert result.exit_code == 0, result.output
+    assert service.authenticate("ana@example.org", "prompted passphrase").role is Role.CITIZEN
+
+
+def test_create_user_refuses_unknown_department_short_password_and_duplicates(runner, make_user):
+    env = {"PORTAL_NEW_PASSWORD": "a long enough password"}
+    result = runner.invoke(args=["portal", "create-user", "a@example.org", "--department",
+                                 "nope"], env=env)
+    assert result.exit_code != 0 and "No department" in result.output
+    result = runner.invoke(args=["portal", "create-user", "a@example.org"],
+                           env={"PORTAL_NEW_PASSWORD": "short"})
+    assert result.exit_code != 0 and "at least 12" in result.output
+    make_user(email="b@example.org")
+    result = runner.invoke(args=["portal", "create-user", "b@example.org"], env=env)
+    assert result.exit_code != 0 and "Could not create" in result.output
