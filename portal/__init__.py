@@ -26,13 +26,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_extensions(app)
     _register_blueprints(app)
 
-    from portal import errors, i18n, jobs, search, security
+    from portal import errors, i18n, jobs, search, security, storage
 
     errors.register(app)
     i18n.register(app)
     jobs.register(app)
     search.register(app)
     security.register(app)
+    storage.register(app)
 
     from portal import cli
 
@@ -89,11 +90,13 @@ def _register_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts_bp
+    from portal.cases.routes import bp as cases_bp
     from portal.main.routes import bp as main_bp
     from portal.manage.routes import bp as manage_bp
     from portal.staff.routes import bp as staff_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(cases_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(manage_bp, url_prefix="/manage")

@@ -45,6 +45,17 @@ DEFAULTS: dict[str, Any] = {
     "TESTING": False,
     "DEBUG": False,
     "MAX_CONTENT_LENGTH": 26 * 1024 * 1024,
+    # Attachments: at most this many files per message, this size each and per case.
+    "UPLOAD_MAX_FILES": 5,
+    "UPLOAD_MAX_FILE_BYTES": 10 * 1024 * 1024,
+    "UPLOAD_MAX_CASE_BYTES": 25 * 1024 * 1024,
+    # How long the link in a case email opens the case page (a new one: /track).
+    "CASE_LINK_MAX_AGE_DAYS": 180,
+    # A citizen may say "this did not solve it" this many days after the answer.
+    "REOPEN_DAYS": 30,
+    # Targets for cases whose citizen did not know the department (triage).
+    "TRIAGE_FIRST_RESPONSE_DAYS": 2,
+    "TRIAGE_RESOLUTION_DAYS": 10,
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,  # KiB
 }

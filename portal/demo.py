@@ -173,4 +173,8 @@ def load_demo() -> list[tuple[DemoAccount, str | None]]:
         passwords[account.email] = password
     db.session.commit()
     _save_passwords(passwords)
+
+    from portal.demo_cases import load_demo_cases
+
+    load_demo_cases()
     return [(account, passwords.get(account.email)) for account in ACCOUNTS]

@@ -32,13 +32,7 @@ MAX_ATTEMPTS = 5
 def queue_mail(to_address: str, template: str, locale: str, **context) -> OutboxMessage:
     """Render ``mail/<template>`` in ``locale`` and save it for delivery after commit."""
     locale = locale if locale in LANGUAGES else "es"
-    # Templates need url_for; outside a request (CLI, jobs) give them one on BASE_URL.
-    # Links are always BASE_URL + path, never the request's Host header, which an
-    # attacker could set to poison a password-reset link.
-    request_context = (nullcontext() if has_request_context() else
-                       current_app.test_request_context(
-                           base_url=current_app.config["PORTAL"]["BASE_URL"]))
-    with request_context, force_locale(locale):
+    with url_context(), force_locale(locale):
         subject = render_template(f"mail/{template}.subject.txt", **context).strip()
         body = render_template(f"mail/{template}.txt", **context)
     message = OutboxMessage(to_address=to_address, subject=subject, body_text=body,
@@ -46,6 +40,17 @@ def queue_mail(to_address: str, template: str, locale: str, **context) -> Outbox
     db.session.add(message)
     jobs.after_commit(deliver_pending)
     return message
+
+
+def url_context():
+    """Somewhere url_for works: the current request, or (CLI, jobs) one on BASE_URL.
+
+    Links in mail are always BASE_URL + path, never built from the request's Host
+    header, which an attacker could set to poison a password-reset link.
+    """
+    if has_request_context():
+        return nullcontext()
+    return current_app.test_request_context(base_url=current_app.config["PORTAL"]["BASE_URL"])
 
 
 def deliver_pending() -> int:

@@ -25,8 +25,9 @@ from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal.accounts import service as accounts
+from portal.cases import references
 from portal.extensions import db as _db
-from portal.models import Department, Role, User
+from portal.models import Case, CaseKind, Department, Role, User
 
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -208,6 +209,24 @@ def make_user(db) -> Callable[..., User]:
             name or f"{role.value.title()} {number}", role, locale, list(departments))
         db.session.commit()
         return user
+
+    return make
+
+
+@pytest.fixture
+def make_case(db) -> Callable[..., Case]:
+    """A case with sensible defaults; any column can be given."""
+    def make(**fields) -> Case:
+        kind = fields.pop("kind", CaseKind.QUESTION)
+        case = Case(reference=fields.pop("reference", None) or references.new_reference(kind),
+                    kind=kind, subject=fields.pop("subject", "Farola apagada"),
+                    body=fields.pop("body", "La farola de mi calle no funciona."),
+                    contact_name=fields.pop("contact_name", "María García"),
+                    contact_email=fields.pop("contact_email", "maria@example.org"),
+                    **fields)
+        db.session.add(case)
+        db.session.commit()
+        return case
 
     return make
 

@@ -104,20 +104,3 @@ def test_method_not_allowed_page(client):
     response = client.get("/logout?lang=en")
     assert response.status_code == 405
     assert "This action is not allowed here" in response.text
-
-
-def test_staff_overview_counts_cases_of_the_agents_departments(client, login_as, make_department,
-                                                                db):
-    from portal.models import Case, CaseKind, CaseStatus
-
-    mine, other = make_department(slug="mine"), make_department(slug="other")
-    for department, status in [(mine, CaseStatus.NEW), (mine, CaseStatus.NEW),
-                               (mine, CaseStatus.WAITING_ON_CITIZEN), (other, CaseStatus.NEW)]:
-        db.session.add(Case(reference=f"Q-{department.slug}-{status}-{db.session.new.__len__()}",
-                            kind=CaseKind.QUESTION, subject="s", body="b",
-                            department_id=department.id, status=status))
-    db.session.commit()
-    login_as("agent", departments=[mine])
-    text = client.get("/staff/?lang=en").text
-    assert mine.name("en") in text
-    assert other.name("en") not in text

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
 
-from portal.forms import no_control_characters, strip_text
+from portal.forms import email_field, no_control_characters, strip_text
 from portal.i18n import LANGUAGE_NAMES
 from portal.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 # Each language is named in itself and marked with its lang, for screen readers.
 LANGUAGE_CHOICES = [SelectChoice(code, name, render_kw={"lang": code})
                     for code, name in LANGUAGE_NAMES.items()]
-
-
-def _email_field(label=None):
-    return EmailField(
-        label or _l("Email address"),
-        filters=[strip_text],
-        validators=[
-            DataRequired(message=_l("Enter your email address.")),
-            Length(max=254, message=_l("The email address must be 254 characters or fewer.")),
-            Email(message=_l("Enter an email address in the right format, like "
-                             "name@example.com."), check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email", "spellcheck": "false"},
-    )
 
 
 def _new_password_field(label=None):
@@ -73,14 +59,14 @@ def _language_field():
 
 class RegisterForm(FlaskForm):
     display_name = _name_field()
-    email = _email_field()
+    email = email_field()
     password = _new_password_field()
     password_confirm = _confirm_field("password")
     locale = _language_field()
 
 
 class LoginForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(message=_l("Enter your password.")),
@@ -90,7 +76,7 @@ class LoginForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
 
 
 class ResetPasswordForm(FlaskForm):

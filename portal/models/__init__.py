@@ -16,14 +16,14 @@ from portal.models.enums import (
 )
 from portal.models.idea import Comment, Idea, IdeaFollow, IdeaVote
 from portal.models.knowledge import Article, ArticleFeedback, Tag
-from portal.models.organisation import Category, Department
+from portal.models.organisation import Category, Department, Holiday
 from portal.models.report import Report
 from portal.models.support import AuditEvent, CannedResponse, OutboxMessage
 from portal.models.user import User, UserSession, user_departments
 
 __all__ = [
     "Article", "ArticleFeedback", "ArticleStatus", "Attachment", "AuditEvent",
-    "CannedResponse", "Case", "CaseEvent", "CaseEventKind", "CaseKind", "CasePriority",
+    "CannedResponse", "Case", "Holiday", "CaseEvent", "CaseEventKind", "CaseKind", "CasePriority",
     "CaseStatus", "Category", "Channel", "Comment", "ContactPreference", "Department",
     "Idea", "IdeaFollow", "IdeaStatus", "IdeaVote", "Message", "OutboxMessage",
     "OutboxStatus", "Report", "ReportStatus", "Role", "Tag", "User", "UserSession",

@@ -44,6 +44,9 @@ class Case(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
+    # The hidden token of the form that created the case: a second submit of the same
+    # form finds this case instead of creating another.
+    submission_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)

@@ -52,7 +52,13 @@ class CaseStatus(StrEnum):
 
     @property
     def label(self):
+        """How the citizen sees the status."""
         return _CASE_STATUS_LABELS[self]
+
+    @property
+    def staff_label(self):
+        """How civil servants name the status."""
+        return _CASE_STATUS_STAFF_LABELS[self]
 
     def can_become(self, target: CaseStatus) -> bool:
         """Whether the case state machine allows moving from this status to ``target``."""
@@ -64,6 +70,14 @@ _CASE_STATUS_LABELS = {
     CaseStatus.OPEN: _l("Being handled"),
     CaseStatus.WAITING_ON_CITIZEN: _l("Waiting for your reply"),
     CaseStatus.RESOLVED: _l("Answered"),
+    CaseStatus.CLOSED: _l("Closed"),
+}
+
+_CASE_STATUS_STAFF_LABELS = {
+    CaseStatus.NEW: _l("New"),
+    CaseStatus.OPEN: _l("Open"),
+    CaseStatus.WAITING_ON_CITIZEN: _l("Waiting on citizen"),
+    CaseStatus.RESOLVED: _l("Resolved"),
     CaseStatus.CLOSED: _l("Closed"),
 }
 
@@ -116,6 +130,14 @@ class Channel(StrEnum):
         }[self]
 
 
+def label_of(enum_cls, value: str, attribute: str = "label"):
+    """The label of a stored enum value (event histories keep values), or the value."""
+    try:
+        return getattr(enum_cls(value), attribute)
+    except ValueError:
+        return value
+
+
 class CaseEventKind(StrEnum):
     CREATED = "created"
     STATUS_CHANGED = "status_changed"
@@ -133,6 +155,14 @@ class ContactPreference(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
     POST = "post"
+
+    @property
+    def label(self):
+        return {
+            ContactPreference.EMAIL: _l("By email"),
+            ContactPreference.PHONE: _l("By phone"),
+            ContactPreference.POST: _l("By post"),
+        }[self]
 
 
 class ArticleStatus(StrEnum):

@@ -2,44 +2,366 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import SelectChoice
 
-from portal import clock
+from portal import clock, sla, storage
+from portal.cases import references
+from portal.cases import service as cases
+from portal.cases.forms import CASE_ERRORS, FILE_ERRORS
+from portal.cases.routes import _megabytes, _parse_topic, _topic_choices, _uploaded_files
 from portal.extensions import db
-from portal.models import Case, CaseStatus, Role
+from portal.i18n import LANGUAGE_NAMES, current_language
+from portal.models import (
+    CaseKind,
+    CasePriority,
+    CaseStatus,
+    Channel,
+    ContactPreference,
+    Department,
+    Role,
+    User,
+)
+from portal.models.enums import label_of
 from portal.security import guard_blueprint
+from portal.staff import service
+from portal.staff.forms import (
+    AssignForm,
+    MergeForm,
+    NoteForm,
+    PriorityForm,
+    QueueFilterForm,
+    RecordCaseForm,
+    StaffReplyForm,
+    StatusForm,
+    TransferForm,
+    as_int,
+)
 
 bp = Blueprint("staff", __name__)
 guard_blueprint(bp, Role.AGENT)
 
-OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.WAITING_ON_CITIZEN)
+
+@bp.context_processor
+def _labels():
+    return {"status_label": lambda value: label_of(CaseStatus, value, "staff_label"),
+            "priority_label": lambda value: label_of(CasePriority, value)}
+
+STAFF_ERRORS = {
+    "summary_required": _l("Write a resolution summary: the citizen receives it."),
+    "reason_required": _l("Give a reason for the transfer."),
+    "same_department": _l("The case is already in that department."),
+    "assignee_cannot_see": _l("That person cannot work on this department's cases."),
+    "merge_not_found": _l("There is no other open case with that reference that you can see."),
+    "merge_other_citizen": _l("Only cases of the same citizen can be merged."),
+    "invalid_transition": _l("The case cannot change to that status from its current one."),
+}
+
+
+# ---------------------------------------------------------------- queues
+
+def _departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).where(Department.active.is_(True))
+                                   .order_by(Department.slug)))
+
+
+def _filters_from(form: QueueFilterForm) -> service.Filters:
+    return service.Filters(
+        department_id=as_int(form.department.data),
+        kind=CaseKind(form.kind.data) if form.kind.data else None,
+        status=CaseStatus(form.status.data) if form.status.data else None,
+        channel=Channel(form.channel.data) if form.channel.data else None,
+        assignee_id=as_int(form.assignee.data),
+        created_from=form.created_from.data,
+        created_to=form.created_to.data,
+        text=form.q.data or "",
+    )
 
 
 @bp.get("/")
 def index():
-    """Open work per department of the signed-in civil servant (all for managers)."""
-    departments = list(current_user.departments)
-    department_ids = [department.id for department in departments]
-    query = (
-        select(Case.department_id, Case.status, func.count(Case.id))
-        .where(Case.status.in_(OPEN_STATUSES))
-        .group_by(Case.department_id, Case.status)
-    )
-    overdue_query = (
-        select(Case.department_id, func.count(Case.id))
-        .where(Case.status.in_((CaseStatus.NEW, CaseStatus.OPEN)),
-               Case.resolution_due_at < clock.now())
-        .group_by(Case.department_id)
-    )
-    if not current_user.has_role(Role.MANAGER):
-        query = query.where(Case.department_id.in_(department_ids))
-        overdue_query = overdue_query.where(Case.department_id.in_(department_ids))
-    counts: dict[int | None, dict[str, int]] = {}
-    for department_id, status, count in db.session.execute(query):
-        counts.setdefault(department_id, {})[status.value] = count
-    for department_id, count in db.session.execute(overdue_query):
-        counts.setdefault(department_id, {})["overdue"] = count
-    return render_template("staff/index.html", departments=departments, counts=counts,
-                           statuses=OPEN_STATUSES)
+    language = current_language()
+    form = QueueFilterForm(request.args)
+    visible_departments = (_departments() if service.sees_everything(current_user)
+                           else list(current_user.departments))
+    form.department.choices = [SelectChoice("", _("Any"))] + [
+        SelectChoice(str(department.id), department.name(language))
+        for department in visible_departments]
+    form.assignee.choices = [SelectChoice("", _("Anyone")),
+                             SelectChoice(str(current_user.id), _("Me"))]
+    filters = _filters_from(form) if form.validate() else service.Filters()
+    name = request.args.get("queue", "")
+    if name not in service.QUEUES:
+        name = "mine"
+    page = service.queue(current_user, name, filters, cursor=request.args.get("after"))
+    if not request.args.get("queue") and not page.cases and page.counts["department"]:
+        name = "department"
+        page = service.queue(current_user, name, filters)
+    now = clock.now()
+    calendar = sla.deployment_calendar()
+    clocks = {case.id: sla.describe(case.resolution_due_at, now,
+                                    case.department.calendar_days if case.department else False,
+                                    calendar)
+              for case in page.cases if case.status in service.OPEN_STATUSES}
+    args = {key: value for key, value in request.args.items() if key not in {"queue", "after"}}
+    return render_template("staff/queue.html", form=form, queue=name, page=page, clocks=clocks,
+                           args=args, queues=service.QUEUES, count_cap=service.COUNT_CAP,
+                           filtering=any(key != "lang" for key in args))
+
+
+# ---------------------------------------------------------------- the case page
+
+def _case_or_404(reference: str):
+    try:
+        case = service.get_case(current_user, references.normalise(reference))
+    except service.PermissionDenied:
+        abort(404)
+    return case
+
+
+def _last_event_id(case) -> int:
+    return max((event.id for event in case.events), default=0)
+
+
+def _versioned(form_class, case, **kwargs):
+    form = form_class(**kwargs)
+    if not form.is_submitted():
+        form.version.data = case.version
+        form.last_event.data = _last_event_id(case)
+    return form
+
+
+def _render_case(case, http_status=200, stale=None, **forms):
+    language = current_language()
+    reply_form = forms.get("reply") or _versioned(StaffReplyForm, case)
+    canned_id = as_int(request.args.get("canned"))
+    canned = service.canned_responses_for(case, case.language)
+    if canned_id and not reply_form.is_submitted():
+        chosen = next((item for item in canned if item.id == canned_id), None)
+        if chosen is not None:
+            reply_form.body.data = service.fill_placeholders(chosen.body, case, case.language)
+    assign_form = forms.get("assign") or _versioned(AssignForm, case)
+    assign_form.assignee.choices = [SelectChoice("", _("Nobody (department queue)"))] + [
+        SelectChoice(str(user.id), user.display_name) for user in service.colleagues_for(case)]
+    if not assign_form.is_submitted():
+        assign_form.assignee.data = str(case.assignee_id or "")
+    transfer_form = forms.get("transfer") or _versioned(TransferForm, case)
+    transfer_form.department.choices = [SelectChoice("", _("Choose a department"))] + [
+        SelectChoice(str(department.id), department.name(language))
+        for department in _departments() if department.id != case.department_id]
+    priority_form = forms.get("priority") or _versioned(PriorityForm, case)
+    if not priority_form.is_submitted():
+        priority_form.priority.data = case.priority.value
+    status_form = forms.get("status") or _versioned(StatusForm, case)
+    if not status_form.is_submitted() and case.status is not CaseStatus.NEW:
+        status_form.status.data = case.status.value
+    other_cases, ideas = service.citizen_history(case)
+    now = clock.now()
+    calendar_days = case.department.calendar_days if case.department else False
+    return render_template(
+        "staff/case.html", case=case, reply_form=reply_form,
+        note_form=forms.get("note") or _versioned(NoteForm, case), status_form=status_form,
+        assign_form=assign_form, priority_form=priority_form, transfer_form=transfer_form,
+        merge_form=forms.get("merge") or _versioned(MergeForm, case), canned=canned,
+        other_cases=other_cases, ideas=ideas, stale=stale,
+        can_open={other.id: service.can_see_case(current_user, other) for other in other_cases},
+        resolution_clock=sla.describe(case.resolution_due_at, now, calendar_days)
+        if case.status in service.OPEN_STATUSES else None,
+        first_clock=sla.describe(case.first_response_due_at, now, calendar_days)
+        if case.first_responded_at is None and case.status in service.OPEN_STATUSES else None,
+        canned_preview={item.id: service.fill_placeholders(item.body, case, case.language)
+                        for item in canned},
+        department_names={item.slug: item.name(language) for item in _departments()},
+        language_names=LANGUAGE_NAMES,
+    ), http_status
+
+
+@bp.get("/cases/<reference>")
+def case(reference: str):
+    case = _case_or_404(reference)
+    if case.merged_into is not None:
+        flash(_("Case %(old)s was merged into this one.", old=case.reference), "success")
+        return redirect(url_for("staff.case", reference=case.merged_into.reference))
+    db.session.commit()  # keep the audit record of this view
+    return _render_case(case)
+
+
+def _act(reference: str, form_key: str, form_class, action, success: str):
+    """Validate the form, run the action; show errors, or what changed meanwhile."""
+    case = _case_or_404(reference)
+    form = form_class()
+    if form_key == "assign":
+        form.assignee.choices = [SelectChoice("", ""), SelectChoice("me", "")] + [
+            SelectChoice(str(user.id), user.display_name)
+            for user in service.colleagues_for(case)]
+    if form_key == "transfer":
+        form.department.choices = [SelectChoice(str(item.id), item.slug)
+                                   for item in _departments()]
+    if form.validate_on_submit():
+        try:
+            action(case, form, version=as_int(form.version.data),
+                   since_event_id=as_int(form.last_event.data))
+            db.session.commit()
+        except service.StaleCase as error:
+            db.session.rollback()
+            return _render_case(case, http_status=409, stale=error.changes, **{form_key: form})
+        except StaleDataError:
+            db.session.rollback()
+            db.session.refresh(case)
+            return _render_case(case, http_status=409, stale=[], **{form_key: form})
+        except cases.CaseError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(success, "success")
+            return redirect(url_for("staff.case", reference=case.reference))
+    return _render_case(case, http_status=400, **{form_key: form})
+
+
+def _show_error(form, error: cases.CaseError) -> None:
+    settings = current_app.config["PORTAL"]
+    if error.code in FILE_ERRORS:
+        message = FILE_ERRORS[error.code] % {"name": error.filename, "size": _megabytes(
+            settings["UPLOAD_MAX_FILE_BYTES"])}
+    elif error.code in CASE_ERRORS:
+        message = CASE_ERRORS[error.code] % {"count": settings["UPLOAD_MAX_FILES"],
+                                             "size": _megabytes(
+                                                 settings["UPLOAD_MAX_CASE_BYTES"])}
+    else:
+        message = str(STAFF_ERRORS.get(error.code, STAFF_ERRORS["invalid_transition"]))
+    target = getattr(form, error.field or "", None)
+    if target is not None:
+        target.errors = [*target.errors, message]
+    else:
+        flash(message, "error")
+
+
+@bp.post("/cases/<reference>/reply")
+def reply(reference: str):
+    return _act(reference, "reply", StaffReplyForm, lambda case, form, **lock:
+                service.reply_to_citizen(current_user, case, form.body.data,
+                                         _uploaded_files(form.attachments),
+                                         ask_citizen=form.ask_citizen.data, **lock),
+                _("Your reply has been sent to the citizen."))
+
+
+@bp.post("/cases/<reference>/note")
+def note(reference: str):
+    return _act(reference, "note", NoteForm, lambda case, form, **lock:
+                service.add_note(current_user, case, form.body.data, **lock),
+                _("Internal note added."))
+
+
+@bp.post("/cases/<reference>/status")
+def status(reference: str):
+    return _act(reference, "status", StatusForm, lambda case, form, **lock:
+                service.set_status(current_user, case, CaseStatus(form.status.data),
+                                   form.summary.data or "", **lock),
+                _("Status changed."))
+
+
+def _assignee(value: str):
+    if value == "me":
+        return current_user
+    user_id = as_int(value)
+    return db.session.get(User, user_id) if user_id else None
+
+
+@bp.post("/cases/<reference>/assign")
+def assign(reference: str):
+    return _act(reference, "assign", AssignForm, lambda case, form, **lock:
+                service.assign(current_user, case, _assignee(form.assignee.data), **lock),
+                _("Assignment changed."))
+
+
+@bp.post("/cases/<reference>/priority")
+def priority(reference: str):
+    return _act(reference, "priority", PriorityForm, lambda case, form, **lock:
+                service.set_priority(current_user, case, CasePriority(form.priority.data),
+                                     **lock),
+                _("Priority changed."))
+
+
+@bp.post("/cases/<reference>/transfer")
+def transfer(reference: str):
+    return _act(reference, "transfer", TransferForm, lambda case, form, **lock:
+                service.transfer(current_user, case,
+                                 db.session.get(Department, as_int(form.department.data)),
+                                 form.reason.data, **lock),
+                _("The case has been transferred. The citizen has been told."))
+
+
+@bp.post("/cases/<reference>/merge")
+def merge(reference: str):
+    def action(case, form, **lock):
+        target = db.session.scalar(select(cases.Case).where(
+            cases.Case.reference == references.normalise(form.target.data)))
+        if target is None:
+            raise cases.CaseError("merge_not_found", field="target")
+        service.merge(current_user, case, target, form.reason.data or "", **lock)
+
+    return _act(reference, "merge", MergeForm, action, _("The cases have been merged."))
+
+
+@bp.get("/cases/<reference>/files/<int:attachment_id>")
+def download(reference: str, attachment_id: int):
+    case = _case_or_404(reference)
+    attachment = db.session.get(cases.Attachment, attachment_id)
+    if attachment is None or attachment.case_id != case.id:
+        abort(404)
+    response = send_file(storage.path_for(attachment.content_hash),
+                         mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.original_name, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ---------------------------------------------------------------- staff-entered cases
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+def record():
+    form = RecordCaseForm()
+    form.topic.choices = _topic_choices()
+    if request.method == "GET":
+        form.language.data = current_language()
+        form.contact_preference.data = "phone"
+    if form.validate_on_submit():
+        department_id, category_id = _parse_topic(form.topic.data)
+        kind = CaseKind(form.kind.data)
+        submission = cases.Submission(
+            kind=kind, subject=form.subject.data, body=form.body.data,
+            desired_outcome=form.desired_outcome.data or "", department_id=department_id,
+            category_id=category_id, location_text=form.location_text.data or "",
+            contact_name=form.contact_name.data or "",
+            contact_email=form.contact_email.data or "",
+            contact_phone=form.contact_phone.data or "",
+            contact_preference=ContactPreference(form.contact_preference.data),
+            language=form.language.data, files=_uploaded_files(form.attachments),
+            channel=Channel(form.channel.data))
+        try:
+            case = service.record_case(current_user, submission)
+            db.session.commit()
+        except cases.CaseError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(_("Case %(reference)s recorded.", reference=case.reference), "success")
+            if service.can_see_case(current_user, case):
+                return redirect(url_for("staff.case", reference=case.reference))
+            return redirect(url_for("staff.index"))
+    return render_template("staff/record.html", form=form)

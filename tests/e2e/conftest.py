@@ -117,6 +117,14 @@ def assert_accessible(page) -> None:
     assert serious == [], f"axe violations on {page.url}: {details}"
 
 
+def t(language: str, text: str) -> str:
+    """``text`` as the page shows it in ``language`` (from the catalogs)."""
+    from tests.test_i18n import _catalog
+
+    message = _catalog(language).get(text)
+    return message.string if message and message.string else text
+
+
 def focused(page) -> dict:
     """What has keyboard focus: its tag, id, name and text."""
     return page.evaluate("""() => {

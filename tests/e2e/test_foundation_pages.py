@@ -6,7 +6,7 @@ import pytest
 
 from portal.models import Role
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import assert_accessible, focused, tab_to
+from tests.e2e.conftest import assert_accessible, focused, t, tab_to
 
 pytestmark = pytest.mark.browser
 
@@ -64,8 +64,8 @@ def test_register_sign_out_and_sign_in_by_keyboard(live_server, page, language):
     assert_accessible(page)
 
     # Sign out by keyboard.
-    tab_to(page, lambda element: element["tag"] == "button" and element["text"] in
-           {"Sign out", "Cerrar sesión"})
+    tab_to(page, lambda element: element["tag"] == "button" and
+           element["text"] == t(language, "Sign out"))
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.locator(".notice-success").is_visible()

@@ -1,0 +1,205 @@
+"""Intake, reply, rating, reopen and tracking forms."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from portal.forms import email_field, no_control_characters, strip_text
+from portal.i18n import LANGUAGE_NAMES
+
+SUBJECT_MAX = 200
+BODY_MAX = 10_000
+
+LANGUAGE_CHOICES = [SelectChoice(code, name, render_kw={"lang": code})
+                    for code, name in LANGUAGE_NAMES.items()]
+
+# Messages for the reasons a file or a case is refused (codes from the services).
+FILE_ERRORS = {
+    "empty": _l("%(name)s is empty."),
+    "too_large": _l("%(name)s is larger than %(size)s. Attach a smaller file."),
+    "type": _l("%(name)s is not a JPEG, PNG or PDF file. Only those types are accepted."),
+    "mismatch": _l("%(name)s is not really the type of file its name says."),
+    "damaged": _l("%(name)s is damaged or could not be read."),
+    "active_content": _l("%(name)s contains active content (scripts or embedded files) "
+                         "and cannot be accepted."),
+    "too_many_pixels": _l("%(name)s is an image too large to process."),
+}
+CASE_ERRORS = {
+    "too_many_files": _l("Attach at most %(count)d files."),
+    "case_too_large": _l("All the files together must be at most %(size)s."),
+    "unknown_topic": _l("Choose a topic from the list."),
+    "closed_for_replies": _l("This case is closed for replies."),
+    "not_answered": _l("You can rate the answer once your case has been answered."),
+    "already_rated": _l("You have already rated this answer. Thank you."),
+    "bad_score": _l("Choose a rating from 1 to 5."),
+    "cannot_reopen": _l("This case can no longer be reopened. Write a new question "
+                        "and mention this reference."),
+}
+
+
+def _text(label, max_length, required_message, multiline=False, too_long=None, **kwargs):
+    field_class = TextAreaField if multiline else StringField
+    return field_class(
+        label,
+        filters=[strip_text],
+        validators=[
+            DataRequired(message=required_message),
+            Length(max=max_length, message=too_long or _l(
+                "This must be %(max)d characters or fewer.", max=max_length)),
+            no_control_characters,
+        ],
+        **kwargs,
+    )
+
+
+def _coordinate(label, low, high, message):
+    def check(form, field):
+        if not field.data:
+            return
+        try:
+            value = float(field.data.replace(",", "."))
+        except ValueError:
+            raise ValidationError(message) from None
+        if not low <= value <= high:
+            raise ValidationError(message)
+
+    return StringField(label, filters=[strip_text],
+                       validators=[Optional(), Length(max=32, message=message), check],
+                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
+
+
+PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,24}$")
+
+
+class CaseForm(FlaskForm):
+    """A question; ``ComplaintForm`` adds the outcome the citizen wants."""
+
+    subject = _text(_l("Subject"), SUBJECT_MAX, _l("Enter a subject."),
+                    too_long=_l("The subject must be %(max)d characters or fewer.",
+                                max=SUBJECT_MAX))
+    body = _text(_l("Describe your question"), BODY_MAX, _l("Describe your question."),
+                 multiline=True,
+                 too_long=_l("The description must be %(max)d characters or fewer.",
+                             max=BODY_MAX))
+    topic = SelectField(_l("Topic"), validators=[DataRequired(message=_l("Choose a topic."))])
+    location_text = StringField(
+        _l("Address or place (optional)"), filters=[strip_text],
+        validators=[Optional(), Length(max=300, message=_l(
+            "The address must be %(max)d characters or fewer.", max=300)),
+            no_control_characters],
+        render_kw={"autocomplete": "street-address"})
+    latitude = _coordinate(_l("Latitude (optional)"), -90, 90,
+                           _l("Enter a latitude between -90 and 90, like 40.4168."))
+    longitude = _coordinate(_l("Longitude (optional)"), -180, 180,
+                            _l("Enter a longitude between -180 and 180, like -3.7038."))
+    contact_name = StringField(
+        _l("Your name"), filters=[strip_text],
+        validators=[Length(max=120, message=_l("The name must be 120 characters or fewer.")),
+                    no_control_characters],
+        render_kw={"autocomplete": "name"})
+    # Whether name and email are required depends on who is signing in, so these
+    # fields are checked in the validate_* methods below (Optional() would stop them).
+    contact_email = EmailField(
+        _l("Your email address"), filters=[strip_text],
+        validators=[Length(max=254, message=_l(
+            "The email address must be 254 characters or fewer."))],
+        render_kw={"autocomplete": "email", "spellcheck": "false"})
+    contact_phone = StringField(
+        _l("Phone number (optional)"), filters=[strip_text],
+        render_kw={"autocomplete": "tel", "type": "tel"})
+    contact_preference = RadioField(
+        _l("How should we contact you?"), default="email",
+        choices=[SelectChoice("email", _l("By email")), SelectChoice("phone", _l("By phone"))],
+        validators=[DataRequired(message=_l("Choose how we should contact you."))])
+    language = SelectField(_l("Language for our answer"), choices=LANGUAGE_CHOICES)
+    attachments = MultipleFileField(_l("Photos or documents (optional)"))
+    publish_consent = BooleanField(_l(
+        "I agree that an anonymised version of the answer may be published in the public "
+        "knowledge base, so that it helps other people. My name, contact details and any "
+        "other personal data will be removed first."))
+    # Humans never see this field; automated form fillers tend to fill it in.
+    website = StringField(_l("Leave this field empty"),
+                          render_kw={"autocomplete": "off", "tabindex": "-1"})
+    submission_token = HiddenField()
+
+    #: Set by the view: guests must give a name and email so we can answer them.
+    contact_required = True
+
+    def validate_contact_name(self, field):
+        if self.contact_required and not field.data:
+            raise ValidationError(_l("Enter your name."))
+
+    def validate_contact_email(self, field):
+        if not field.data:
+            if self.contact_required:
+                raise ValidationError(_l("Enter your email address so we can answer you."))
+            return
+        Email(message=_l("Enter an email address in the right format, like "
+                         "name@example.com."), check_deliverability=False)(self, field)
+
+    def validate_contact_phone(self, field):
+        if field.data and (len(field.data) > 24 or not PHONE.match(field.data)):
+            raise ValidationError(_l("Enter a valid phone number, like 600 123 456."))
+        if self.contact_preference.data == "phone" and not field.data:
+            raise ValidationError(_l("Enter a phone number, or choose to be contacted by "
+                                     "email."))
+
+
+class ComplaintForm(CaseForm):
+    body = _text(_l("What happened?"), BODY_MAX, _l("Describe what happened."),
+                 multiline=True,
+                 too_long=_l("The description must be %(max)d characters or fewer.",
+                             max=BODY_MAX))
+    desired_outcome = _text(_l("What would you like us to do?"), 2000,
+                            _l("Tell us what outcome you would like."), multiline=True)
+
+
+class ReplyForm(FlaskForm):
+    body = _text(_l("Your reply"), BODY_MAX, _l("Write your reply."), multiline=True)
+    attachments = MultipleFileField(_l("Photos or documents (optional)"))
+
+
+class RatingForm(FlaskForm):
+    score = RadioField(
+        _l("How satisfied are you with the answer?"),
+        choices=[SelectChoice("5", _l("5 – Very satisfied")),
+                 SelectChoice("4", _l("4 – Satisfied")),
+                 SelectChoice("3", _l("3 – Neither satisfied nor dissatisfied")),
+                 SelectChoice("2", _l("2 – Dissatisfied")),
+                 SelectChoice("1", _l("1 – Very dissatisfied"))],
+        validators=[DataRequired(message=_l("Choose a rating from 1 to 5."))])
+    comment = TextAreaField(
+        _l("Anything you would like to add? (optional)"), filters=[strip_text],
+        validators=[Optional(), Length(max=2000, message=_l(
+            "This must be %(max)d characters or fewer.", max=2000)), no_control_characters])
+
+
+class ReopenForm(FlaskForm):
+    reason = _text(_l("What is still not solved?"), 4000,
+                   _l("Tell us what is still not solved."), multiline=True)
+
+
+class TrackForm(FlaskForm):
+    reference = StringField(
+        _l("Reference number"), filters=[strip_text],
+        validators=[DataRequired(message=_l("Enter the reference number.")),
+                    Length(max=20, message=_l("Enter a reference like Q-7K3M-9XQD."))],
+        render_kw={"autocomplete": "off", "spellcheck": "false",
+                   "autocapitalize": "characters"})
+    email = email_field(_l("The email address you gave us"))

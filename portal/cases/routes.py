@@ -1,0 +1,342 @@
+"""Citizen pages: the intake forms, the confirmation, the case page and /track."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wtforms import SelectChoice
+
+from portal import storage
+from portal.cases import service
+from portal.cases.forms import (
+    CASE_ERRORS,
+    FILE_ERRORS,
+    CaseForm,
+    ComplaintForm,
+    RatingForm,
+    ReopenForm,
+    ReplyForm,
+    TrackForm,
+)
+from portal.extensions import db, limiter
+from portal.i18n import current_language
+from portal.models import CaseKind, ContactPreference, Department, Idea
+
+bp = Blueprint("cases", __name__)
+
+GRANTS_KEY = "case_access"
+MAX_GRANTS = 20
+
+
+# ---------------------------------------------------------------- helpers
+
+def _granted() -> set[str]:
+    return set(session.get(GRANTS_KEY, []))
+
+
+def _grant(reference: str) -> None:
+    """Let this browser see the case (it sent the form or opened the emailed link)."""
+    grants = [ref for ref in session.get(GRANTS_KEY, []) if ref != reference]
+    session[GRANTS_KEY] = (grants + [reference])[-MAX_GRANTS:]
+
+
+def _visible_case_or_404(reference: str):
+    case = service.find_visible_case(reference, current_user, _granted())
+    if case is None:
+        abort(404)  # the same answer for a missing case and someone else's
+    return case
+
+
+def _megabytes(size: int) -> str:
+    return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), format="#,##0.#"))
+
+
+def _show_case_error(form, error: service.CaseError) -> None:
+    settings = current_app.config["PORTAL"]
+    if error.code in FILE_ERRORS:
+        message = FILE_ERRORS[error.code] % {
+            "name": error.filename, "size": _megabytes(settings["UPLOAD_MAX_FILE_BYTES"])}
+    else:
+        message = CASE_ERRORS.get(error.code, CASE_ERRORS["unknown_topic"]) % {
+            "count": settings["UPLOAD_MAX_FILES"],
+            "size": _megabytes(settings["UPLOAD_MAX_CASE_BYTES"])}
+    target = getattr(form, error.field or "", None)
+    if target is not None:
+        target.errors = [*target.errors, message]
+    else:
+        flash(message, "error")
+
+
+def _uploaded_files(field) -> list[tuple[str, bytes]]:
+    files = []
+    for upload in field.data or []:
+        if getattr(upload, "filename", ""):
+            files.append((upload.filename, upload.read()))
+    return files
+
+
+def _topic_choices():
+    language = current_language()
+    departments = db.session.scalars(
+        select(Department).where(Department.active.is_(True)).order_by(Department.slug)).all()
+    choices = [("", _("Choose a topic")), ("unknown", _("I don't know / other"))]
+    for department in sorted(departments, key=lambda item: item.name(language)):
+        group = department.name(language)
+        choices.append((f"department-{department.id}", _("%(department)s: general",
+                                                         department=group), group))
+        for category in department.categories:
+            if category.active:
+                choices.append((f"category-{category.id}", category.name(language), group))
+    return [_choice(*choice) for choice in choices]
+
+
+def _choice(value, label, group=None):
+    return SelectChoice(value, label, optgroup=group)
+
+
+def _parse_topic(value: str) -> tuple[int | None, int | None]:
+    """(department id, category id) from the topic select; (None, None) means triage."""
+    kind, _dash, number = (value or "").partition("-")
+    if kind in {"department", "category"} and number.isdigit():
+        return (int(number), None) if kind == "department" else (None, int(number))
+    return None, None
+
+
+def _coordinate(text: str) -> float | None:
+    return float(text.replace(",", ".")) if text else None
+
+
+def _submission_key() -> str:
+    """Rate-limit key per email address given in the form (or the account)."""
+    email = request.form.get("contact_email", "").strip().lower()
+    if not email and current_user.is_authenticated:
+        email = current_user.email
+    return f"case-email:{email}"
+
+
+# ---------------------------------------------------------------- intake
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit("10 per hour", methods=["POST"], key_func=_submission_key)
+def new():
+    try:
+        kind = CaseKind(request.args.get("kind", "question"))
+    except ValueError:
+        abort(404)
+    form = (ComplaintForm if kind is CaseKind.COMPLAINT else CaseForm)()
+    form.topic.choices = _topic_choices()
+    signed_in = current_user.is_authenticated
+    form.contact_required = not signed_in
+    if request.method == "GET":
+        form.submission_token.data = secrets.token_urlsafe(24)
+        form.language.data = current_language()
+        if signed_in:
+            form.contact_name.data = current_user.display_name
+            form.contact_email.data = current_user.email
+            form.language.data = current_user.locale
+    if form.validate_on_submit():
+        if form.website.data:
+            # A bot filled the hidden field: pretend all went well, keep nothing.
+            return render_template("cases/bot.html"), 200
+        case = _submit(form, kind)
+        if case is not None:
+            _grant(case.reference)
+            return redirect(url_for("cases.submitted", reference=case.reference))
+    return render_template("cases/new.html", form=form, kind=kind,
+                           max_files=current_app.config["PORTAL"]["UPLOAD_MAX_FILES"],
+                           max_file_size=_megabytes(
+                               current_app.config["PORTAL"]["UPLOAD_MAX_FILE_BYTES"]))
+
+
+def _submit(form, kind: CaseKind):
+    department_id, category_id = _parse_topic(form.topic.data)
+    signed_in = current_user.is_authenticated
+    submission = service.Submission(
+        kind=kind,
+        subject=form.subject.data,
+        body=form.body.data,
+        desired_outcome=form.desired_outcome.data if kind is CaseKind.COMPLAINT else "",
+        department_id=department_id,
+        category_id=category_id,
+        location_text=form.location_text.data or "",
+        latitude=_coordinate(form.latitude.data),
+        longitude=_coordinate(form.longitude.data),
+        contact_name=form.contact_name.data or (current_user.display_name if signed_in else ""),
+        contact_email=form.contact_email.data or (current_user.email if signed_in else ""),
+        contact_phone=form.contact_phone.data or "",
+        contact_preference=ContactPreference(form.contact_preference.data),
+        language=form.language.data,
+        publish_consent=form.publish_consent.data,
+        files=_uploaded_files(form.attachments),
+        submission_token=form.submission_token.data or None,
+    )
+    try:
+        case, _created = service.submit_case(submission, current_user if signed_in else None)
+        db.session.commit()
+    except service.CaseError as error:
+        db.session.rollback()
+        _show_case_error(form, error)
+        return None
+    except IntegrityError:
+        # The same form sent twice at once: the other request created the case.
+        db.session.rollback()
+        case = service.find_by_submission_token(submission.submission_token)
+        if case is None:
+            raise
+    return case
+
+
+@bp.get("/cases/<reference>/submitted")
+def submitted(reference: str):
+    case = _visible_case_or_404(reference)
+    first_days, _resolution_days, calendar_days = service.targets_for(case.department)
+    return render_template("cases/submitted.html", case=case, first_days=first_days,
+                           calendar_days=calendar_days)
+
+
+# ---------------------------------------------------------------- the case page
+
+@bp.get("/cases/<reference>")
+def view_case(reference: str):
+    token = request.args.get("access")
+    if token is not None:
+        if not service.link_grants(token, reference):
+            abort(404)
+        _grant(reference)
+        # Drop the token from the address bar (and from any Referer header).
+        return redirect(url_for("cases.view_case", reference=reference))
+    case = _visible_case_or_404(reference)
+    if case.merged_into is not None:
+        # Merges join cases of the same citizen only, so they may see the other one.
+        _grant(case.merged_into.reference)
+        return redirect(url_for("cases.view_case", reference=case.merged_into.reference))
+    return _render_case(case)
+
+
+def _render_case(case, reply_form=None, rating_form=None, reopen_form=None, status=200):
+    return render_template(
+        "cases/case.html", case=case, messages=service.public_messages(case),
+        reply_form=reply_form or ReplyForm(), rating_form=rating_form or RatingForm(),
+        reopen_form=reopen_form or ReopenForm(),
+        can_reply=case.status in service.CITIZEN_CAN_REPLY,
+        can_rate=case.status in service.ANSWERED and case.satisfaction is None,
+        can_reopen=service.can_reopen(case),
+        initial_files=[item for item in case.attachments if item.message_id is None],
+    ), status
+
+
+def _author():
+    return current_user if current_user.is_authenticated else None
+
+
+@bp.post("/cases/<reference>/reply")
+@limiter.limit("30 per hour")
+def reply(reference: str):
+    case = _visible_case_or_404(reference)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        try:
+            service.add_citizen_message(case, form.body.data, _uploaded_files(form.attachments),
+                                        author=_author())
+            db.session.commit()
+        except service.CaseError as error:
+            db.session.rollback()
+            _show_case_error(form, error)
+        else:
+            flash(_("Your reply has been sent."), "success")
+            return redirect(url_for("cases.view_case", reference=case.reference,
+                                    _anchor="conversation"))
+    return _render_case(case, reply_form=form, status=400)
+
+
+@bp.post("/cases/<reference>/rate")
+def rate(reference: str):
+    case = _visible_case_or_404(reference)
+    form = RatingForm()
+    if form.validate_on_submit():
+        try:
+            service.rate_case(case, int(form.score.data), form.comment.data or "",
+                              author=_author())
+            db.session.commit()
+        except service.CaseError as error:
+            db.session.rollback()
+            _show_case_error(form, error)
+        else:
+            flash(_("Thank you for rating the answer."), "success")
+            return redirect(url_for("cases.view_case", reference=case.reference))
+    return _render_case(case, rating_form=form, status=400)
+
+
+@bp.post("/cases/<reference>/reopen")
+def reopen(reference: str):
+    case = _visible_case_or_404(reference)
+    form = ReopenForm()
+    if form.validate_on_submit():
+        try:
+            service.reopen_case(case, form.reason.data, author=_author())
+            db.session.commit()
+        except service.CaseError as error:
+            db.session.rollback()
+            _show_case_error(form, error)
+        else:
+            flash(_("Your case is open again. We will answer you."), "success")
+            return redirect(url_for("cases.view_case", reference=case.reference))
+    return _render_case(case, reopen_form=form, status=400)
+
+
+@bp.get("/cases/<reference>/files/<int:attachment_id>")
+def download(reference: str, attachment_id: int):
+    case = _visible_case_or_404(reference)
+    attachment = service.attachment_of(case, attachment_id)
+    if attachment is None:
+        abort(404)
+    response = send_file(storage.path_for(attachment.content_hash),
+                         mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.original_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ---------------------------------------------------------------- tracking
+
+@bp.route("/track", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit("5 per hour", methods=["POST"],
+               key_func=lambda: "track-email:" + request.form.get("email", "").strip().lower())
+def track():
+    form = TrackForm()
+    if form.validate_on_submit():
+        service.request_tracking_link(form.reference.data, form.email.data)
+        db.session.commit()
+        # The same page whether or not they matched: references are not confirmed here.
+        return render_template("cases/track_sent.html", email=form.email.data)
+    return render_template("cases/track.html", form=form)
+
+
+@bp.get("/account/cases")
+@login_required
+def my_cases():
+    ideas = db.session.scalars(
+        select(Idea).where(Idea.author_id == current_user.id).order_by(Idea.created_at.desc())
+    ).all()
+    return render_template("cases/my_cases.html", cases=service.cases_of(current_user),
+                           ideas=ideas)

@@ -1,0 +1,361 @@
+"""The citizen's side of a case: submit, follow, reply, rate, reopen.
+
+Service functions take explicit arguments (never the request), write a case event for
+every change, and queue mail for after the commit. The caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import exists, select
+
+from portal import clock, mail, sla, storage
+from portal.cases import references
+from portal.extensions import db
+from portal.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseKind,
+    CaseStatus,
+    Category,
+    Channel,
+    ContactPreference,
+    Department,
+    Message,
+    User,
+)
+
+# The wording of the publication consent is versioned; the version is kept with the
+# case as evidence of what the citizen agreed to.
+PUBLISH_CONSENT_VERSION = "kb-consent-2026-11"
+
+CITIZEN_CAN_REPLY = frozenset({CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.WAITING_ON_CITIZEN})
+ANSWERED = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
+
+
+class CaseError(Exception):
+    """Something the citizen can put right; ``field`` names the form field at fault."""
+
+    def __init__(self, code: str, field: str | None = None, filename: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.field = field
+        self.filename = filename
+
+
+@dataclass
+class Submission:
+    """What a citizen (or an agent on their behalf) sends to open a case."""
+
+    kind: CaseKind
+    subject: str
+    body: str
+    contact_name: str
+    contact_email: str
+    language: str
+    department_id: int | None = None
+    category_id: int | None = None
+    desired_outcome: str = ""
+    contact_phone: str = ""
+    contact_preference: ContactPreference = ContactPreference.EMAIL
+    location_text: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    publish_consent: bool = False
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    submission_token: str | None = None
+    channel: Channel = Channel.WEB
+
+
+def _settings() -> dict:
+    return current_app.config["PORTAL"]
+
+
+def _clean_files(files: list[tuple[str, bytes]], already_stored: int = 0
+                 ) -> list[storage.CleanFile]:
+    """Check every file and the totals; raise ``CaseError`` for the first problem."""
+    settings = _settings()
+    if len(files) > settings["UPLOAD_MAX_FILES"]:
+        raise CaseError("too_many_files", field="attachments")
+    cleaned = []
+    for filename, data in files:
+        try:
+            cleaned.append(storage.inspect_upload(filename, data,
+                                                  settings["UPLOAD_MAX_FILE_BYTES"]))
+        except storage.UploadRejected as error:
+            raise CaseError(error.code, field="attachments", filename=error.filename) from None
+    if already_stored + sum(item.size for item in cleaned) > settings["UPLOAD_MAX_CASE_BYTES"]:
+        raise CaseError("case_too_large", field="attachments")
+    return cleaned
+
+
+def _attach(case: Case, files: list[storage.CleanFile], message: Message | None = None) -> None:
+    for item in files:
+        content_hash = storage.store(item)
+        attachment = Attachment(content_hash=content_hash, original_name=item.original_name,
+                                content_type=item.content_type, size=item.size,
+                                message=message)
+        case.attachments.append(attachment)
+
+
+def _event(case: Case, kind: CaseEventKind, actor: User | None = None, from_value: str = "",
+           to_value: str = "", reason: str = "", **data) -> None:
+    case.events.append(CaseEvent(kind=kind, actor_id=actor.id if actor else None,
+                                 from_value=from_value, to_value=to_value, reason=reason,
+                                 data=data))
+
+
+def _unique_reference(kind: CaseKind) -> str:
+    while True:
+        reference = references.new_reference(kind)
+        if not db.session.scalar(select(exists().where(Case.reference == reference))):
+            return reference
+
+
+def find_by_submission_token(token: str | None) -> Case | None:
+    if not token:
+        return None
+    return db.session.scalar(select(Case).where(Case.submission_token == token))
+
+
+def targets_for(department: Department | None) -> tuple[int, int, bool]:
+    """(first response days, resolution days, calendar days?) for a department or triage."""
+    if department is None:
+        settings = _settings()
+        return settings["TRIAGE_FIRST_RESPONSE_DAYS"], settings["TRIAGE_RESOLUTION_DAYS"], False
+    return department.first_response_days, department.resolution_days, department.calendar_days
+
+
+def submit_case(submission: Submission, citizen: User | None = None) -> tuple[Case, bool]:
+    """Open a case; return it and whether it is new (False: this form was already sent)."""
+    existing = find_by_submission_token(submission.submission_token)
+    if existing is not None:
+        return existing, False
+
+    department = None
+    category = None
+    if submission.category_id is not None:
+        category = db.session.get(Category, submission.category_id)
+        if category is None or not category.active:
+            raise CaseError("unknown_topic", field="topic")
+        department = category.department
+    elif submission.department_id is not None:
+        department = db.session.get(Department, submission.department_id)
+        if department is None or not department.active:
+            raise CaseError("unknown_topic", field="topic")
+
+    files = _clean_files(submission.files)
+    now = clock.now()
+    first_days, resolution_days, calendar_days = targets_for(department)
+    calendar = None if calendar_days else sla.deployment_calendar()
+    case = Case(
+        reference=_unique_reference(submission.kind),
+        submission_token=submission.submission_token,
+        kind=submission.kind,
+        subject=submission.subject,
+        body=submission.body,
+        desired_outcome=submission.desired_outcome,
+        department=department,
+        category=category,
+        status=CaseStatus.NEW,
+        channel=submission.channel,
+        citizen=citizen,
+        contact_name=submission.contact_name,
+        contact_email=submission.contact_email.strip().lower(),
+        contact_phone=submission.contact_phone,
+        contact_preference=submission.contact_preference,
+        language=submission.language,
+        location_text=submission.location_text,
+        latitude=submission.latitude,
+        longitude=submission.longitude,
+        publish_consent=submission.publish_consent,
+        publish_consent_at=now if submission.publish_consent else None,
+        publish_consent_version=PUBLISH_CONSENT_VERSION if submission.publish_consent else "",
+        first_response_due_at=sla.due_at(now, first_days, calendar_days, calendar),
+        resolution_due_at=sla.due_at(now, resolution_days, calendar_days, calendar),
+        created_at=now,
+    )
+    if citizen is not None:
+        case.followers.append(citizen)
+    db.session.add(case)
+    _attach(case, files)
+    _event(case, CaseEventKind.CREATED, actor=citizen, to_value=case.status.value,
+           channel=case.channel.value)
+    db.session.flush()
+    notify_citizen(case, "case_received")
+    return case, True
+
+
+def notify_citizen(case: Case, template: str, **context) -> None:
+    """Email the case's citizen, in the case's language, with a link that opens it."""
+    if case.contact_email:
+        with mail.url_context():
+            link_path = case_link_path(case)
+        mail.queue_mail(case.contact_email, template, case.language, case=case,
+                        link_path=link_path, **context)
+
+
+# ---------------------------------------------------------------- access
+
+def _link_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="case-link")
+
+
+def case_link_token(case: Case) -> str:
+    return _link_serializer().dumps({"ref": case.reference})
+
+
+def case_link_path(case: Case) -> str:
+    from flask import url_for
+
+    return url_for("cases.view_case", reference=case.reference, access=case_link_token(case))
+
+
+def link_grants(token: str, reference: str) -> bool:
+    """Whether an emailed link's token opens the case ``reference``."""
+    max_age = _settings()["CASE_LINK_MAX_AGE_DAYS"] * 86400
+    try:
+        data = _link_serializer().loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        return False
+    return isinstance(data, dict) and data.get("ref") == reference
+
+
+def can_view(case: Case, user: User | None, granted: set[str]) -> bool:
+    """The signed-in owner, or a browser that opened the emailed link, may see the case."""
+    if user is not None and user.is_authenticated and case.citizen_id == user.id:
+        return True
+    return case.reference in granted
+
+
+def find_visible_case(reference: str, user: User | None, granted: set[str]) -> Case | None:
+    """The case if this visitor may see it; None otherwise (the same as a missing case)."""
+    reference = references.normalise(reference)
+    if not references.looks_valid(reference):
+        return None
+    case = db.session.scalar(select(Case).where(Case.reference == reference))
+    if case is None or not can_view(case, user, granted):
+        return None
+    return case
+
+
+def request_tracking_link(reference: str, email: str) -> None:
+    """Email a fresh link if reference and email match; do nothing visible otherwise."""
+    reference = references.normalise(reference)
+    if not references.looks_valid(reference):
+        return
+    case = db.session.scalar(select(Case).where(Case.reference == reference))
+    if case is None or case.contact_email != email.strip().lower():
+        return
+    notify_citizen(case, "case_link")
+
+
+# ---------------------------------------------------------------- conversation
+
+def public_messages(case: Case) -> list[Message]:
+    """The conversation the citizen sees: never internal notes."""
+    return [message for message in case.messages if not message.internal]
+
+
+def add_citizen_message(case: Case, body: str, files: list[tuple[str, bytes]],
+                        author: User | None = None) -> Message:
+    """The citizen writes on their case; a case waiting on them goes back to the queue."""
+    if case.status not in CITIZEN_CAN_REPLY:
+        raise CaseError("closed_for_replies")
+    cleaned = _clean_files(files, already_stored=sum(item.size for item in case.attachments))
+    message = Message(case=case, author_id=author.id if author else None, body=body,
+                      from_staff=False, internal=False, created_at=clock.now())
+    db.session.add(message)
+    _attach(case, cleaned, message)
+    _event(case, CaseEventKind.MESSAGE_ADDED, actor=author, attachments=len(cleaned))
+    if case.status is CaseStatus.WAITING_ON_CITIZEN:
+        change_status(case, CaseStatus.OPEN, actor=author)
+    db.session.flush()
+    return message
+
+
+def change_status(case: Case, target: CaseStatus, actor: User | None, reason: str = "") -> None:
+    """Move a case along its life cycle (CASE_TRANSITIONS), pausing or resuming the clock."""
+    if not case.status.can_become(target):
+        raise CaseError("invalid_transition")
+    previous = case.status
+    case.status = target
+    if target is CaseStatus.WAITING_ON_CITIZEN:
+        pause_clock(case)
+    elif previous is CaseStatus.WAITING_ON_CITIZEN:
+        resume_clock(case)
+    _event(case, CaseEventKind.STATUS_CHANGED, actor=actor, from_value=previous.value,
+           to_value=target.value, reason=reason)
+
+
+def pause_clock(case: Case) -> None:
+    """Waiting on the citizen: the resolution clock stops until they reply."""
+    if case.paused_at is None:
+        case.paused_at = clock.now()
+
+
+def resume_clock(case: Case) -> None:
+    """End a pause: the resolution target moves on by the time spent waiting."""
+    if case.paused_at is None:
+        return
+    if case.resolution_due_at is not None:
+        _first, _resolution, calendar_days = targets_for(case.department)
+        case.resolution_due_at = sla.extend_for_pause(case.resolution_due_at, case.paused_at,
+                                                      clock.now(), calendar_days)
+    case.paused_at = None
+
+
+def rate_case(case: Case, score: int, comment: str, author: User | None = None) -> None:
+    """The citizen rates an answered case, 1 to 5, once."""
+    if case.status not in ANSWERED:
+        raise CaseError("not_answered")
+    if case.satisfaction is not None:
+        raise CaseError("already_rated")
+    if not 1 <= score <= 5:
+        raise CaseError("bad_score", field="score")
+    case.satisfaction = score
+    case.satisfaction_comment = comment
+    case.rated_at = clock.now()
+    _event(case, CaseEventKind.RATED, actor=author, to_value=str(score))
+
+
+def can_reopen(case: Case) -> bool:
+    if case.status not in ANSWERED or case.resolved_at is None:
+        return False
+    return clock.now() - case.resolved_at <= timedelta(days=_settings()["REOPEN_DAYS"])
+
+
+def reopen_case(case: Case, reason: str, author: User | None = None) -> None:
+    """"This did not solve it": back to the queue with a fresh target and the reason."""
+    if not can_reopen(case):
+        raise CaseError("cannot_reopen")
+    previous = case.status
+    case.status = CaseStatus.OPEN
+    now = clock.now()
+    _, resolution_days, calendar_days = targets_for(case.department)
+    case.resolution_due_at = sla.due_at(now, resolution_days, calendar_days)
+    case.closed_at = None
+    db.session.add(Message(case=case, author_id=author.id if author else None, body=reason,
+                           created_at=now))
+    _event(case, CaseEventKind.REOPENED, actor=author, from_value=previous.value,
+           to_value=CaseStatus.OPEN.value, reason=reason)
+
+
+def attachment_of(case: Case, attachment_id: int) -> Attachment | None:
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.case_id != case.id:
+        return None
+    if attachment.message is not None and attachment.message.internal:
+        return None  # files on internal notes are for staff only
+    return attachment
+
+
+def cases_of(user: User) -> list[Case]:
+    return list(db.session.scalars(
+        select(Case).where(Case.citizen_id == user.id).order_by(Case.created_at.desc())))

@@ -1,0 +1,443 @@
+"""The civil servants' work on cases: queues, answers, transfers, merges, history.
+
+Every function takes the acting user and checks, by name, that they may act
+(``can_see_case``); a refusal is ``PermissionDenied``, which the views show as 404 so
+that a case of another department is indistinguishable from a missing one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from babel.dates import format_date
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from portal import clock, sla
+from portal.accounts.service import audit
+from portal.cases import service as cases
+from portal.cases.service import CaseError, Submission
+from portal.extensions import db
+from portal.models import (
+    Attachment,
+    CannedResponse,
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseKind,
+    CasePriority,
+    CaseStatus,
+    Channel,
+    Department,
+    Idea,
+    Message,
+    Role,
+    User,
+    user_departments,
+)
+
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.WAITING_ON_CITIZEN)
+WORKING_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN)
+DONE_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+PAGE_SIZE = 25
+
+
+class PermissionDenied(Exception):
+    """The actor may not see or change this case."""
+
+
+class StaleCase(Exception):
+    """Someone else changed the case since the page was loaded."""
+
+    def __init__(self, changes: list[CaseEvent]) -> None:
+        super().__init__("stale")
+        self.changes = changes
+
+
+# ---------------------------------------------------------------- permissions
+
+def department_ids(user: User) -> set[int]:
+    return {department.id for department in user.departments}
+
+
+def sees_everything(user: User) -> bool:
+    return user.has_role(Role.MANAGER)
+
+
+def can_see_case(user: User, case: Case) -> bool:
+    """Agents: their departments' cases and triage. Managers and admins: every case."""
+    if not user.is_authenticated or not user.is_staff:
+        return False
+    if sees_everything(user):
+        return True
+    return case.department_id is None or case.department_id in department_ids(user)
+
+
+def _visible(user: User, query: Select) -> Select:
+    if sees_everything(user):
+        return query
+    return query.where(or_(Case.department_id.is_(None),
+                           Case.department_id.in_(department_ids(user) or {-1})))
+
+
+def get_case(user: User, reference: str) -> Case:
+    """The case for the staff page; ``PermissionDenied`` if missing or not visible."""
+    case = db.session.scalar(select(Case).where(Case.reference == reference))
+    if case is None or not can_see_case(user, case):
+        raise PermissionDenied
+    audit("case.viewed", actor=user, target_type="case", target_id=case.id)
+    return case
+
+
+def _check(user: User, case: Case, version: int | None, since_event_id: int | None) -> None:
+    if not can_see_case(user, case):
+        raise PermissionDenied
+    if version is not None and version != case.version:
+        query = select(CaseEvent).where(CaseEvent.case_id == case.id)
+        if since_event_id is not None:
+            query = query.where(CaseEvent.id > since_event_id)
+        raise StaleCase(list(db.session.scalars(query.order_by(CaseEvent.id))))
+
+
+# ---------------------------------------------------------------- queues
+
+QUEUES = ("mine", "department", "triage", "waiting", "due_soon", "overdue", "resolved")
+
+
+@dataclass
+class Filters:
+    department_id: int | None = None
+    category_id: int | None = None
+    kind: CaseKind | None = None
+    status: CaseStatus | None = None
+    channel: Channel | None = None
+    assignee_id: int | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    text: str = ""
+
+
+@dataclass
+class QueuePage:
+    cases: list[Case]
+    next_cursor: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _queue_condition(user: User, queue: str, now: datetime):
+    """The WHERE clause of one queue (built alone: SQL expressions are not free)."""
+    if queue == "mine":
+        return and_(Case.assignee_id == user.id, Case.status.in_(OPEN_STATUSES))
+    if queue == "department":
+        return and_(Case.assignee_id.is_(None), Case.department_id.is_not(None),
+                    Case.status.in_(WORKING_STATUSES))
+    if queue == "triage":
+        return and_(Case.department_id.is_(None), Case.status.in_(OPEN_STATUSES))
+    if queue == "waiting":
+        return Case.status == CaseStatus.WAITING_ON_CITIZEN
+    if queue == "due_soon":
+        return and_(Case.status.in_(WORKING_STATUSES), Case.resolution_due_at >= now,
+                    Case.resolution_due_at < now + timedelta(days=2))
+    if queue == "overdue":
+        return and_(Case.status.in_(WORKING_STATUSES), Case.resolution_due_at < now)
+    if queue == "resolved":
+        return Case.status.in_(DONE_STATUSES)
+    raise ValueError(f"unknown queue {queue!r}")
+
+
+def _apply_filters(query: Select, filters: Filters) -> Select:
+    if filters.department_id:
+        query = query.where(Case.department_id == filters.department_id)
+    if filters.category_id:
+        query = query.where(Case.category_id == filters.category_id)
+    if filters.kind:
+        query = query.where(Case.kind == filters.kind)
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.channel:
+        query = query.where(Case.channel == filters.channel)
+    if filters.assignee_id:
+        query = query.where(Case.assignee_id == filters.assignee_id)
+    zone = sla.local_zone()
+    if filters.created_from:
+        start = datetime.combine(filters.created_from, datetime.min.time(), tzinfo=zone)
+        query = query.where(Case.created_at >= start)
+    if filters.created_to:
+        end = datetime.combine(filters.created_to + timedelta(days=1), datetime.min.time(),
+                               tzinfo=zone)
+        query = query.where(Case.created_at < end)
+    if filters.text:
+        # Staff search over their own cases: the reference, or words in subject and text.
+        # This is the database, never the public search index.
+        needle = f"%{filters.text.strip().lower()}%"
+        query = query.where(or_(Case.reference == filters.text.strip().upper(),
+                                func.lower(Case.subject).like(needle),
+                                func.lower(Case.body).like(needle),
+                                func.lower(Case.contact_email) == filters.text.strip().lower()))
+    return query
+
+
+def _encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.resolution_due_at.isoformat() if case.resolution_due_at else None,
+                      case.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime | None, int] | None:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        due, case_id = json.loads(base64.urlsafe_b64decode(padded))
+        return (datetime.fromisoformat(due) if due else None), int(case_id)
+    except (ValueError, TypeError):
+        return None
+
+
+# Cases with no due date sort after every dated one.
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=sla.UTC)
+
+
+def queue(user: User, name: str, filters: Filters | None = None, cursor: str | None = None,
+          limit: int = PAGE_SIZE) -> QueuePage:
+    """One page of a queue, soonest due first, with keyset pagination."""
+    filters = filters or Filters()
+    now = clock.now()
+    due = func.coalesce(Case.resolution_due_at, _FAR_FUTURE)
+    query = _apply_filters(_visible(user, select(Case).where(
+        _queue_condition(user, name, now))), filters)
+    position = _decode_cursor(cursor) if cursor else None
+    if position is not None:
+        after_due = position[0] or _FAR_FUTURE
+        query = query.where(or_(due > after_due, and_(due == after_due, Case.id > position[1])))
+    query = query.order_by(due, Case.id).limit(limit + 1).options(
+        selectinload(Case.department), selectinload(Case.assignee),
+        selectinload(Case.category))
+    rows = list(db.session.scalars(query))
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return QueuePage(cases=rows[:limit], next_cursor=next_cursor,
+                     counts=queue_counts(user, filters))
+
+
+# Tabs count up to this many cases and then say "1,000+": exact counts of a queue that
+# holds tens of thousands of resolved cases would cost a full scan on every page view.
+COUNT_CAP = 1000
+
+
+def queue_counts(user: User, filters: Filters | None = None) -> dict[str, int]:
+    """How many cases each queue holds (at most ``COUNT_CAP``), for the tabs."""
+    filters = filters or Filters()
+    now = clock.now()
+    counts = {}
+    for name in QUEUES:
+        capped = _apply_filters(_visible(user, select(Case.id).where(
+            _queue_condition(user, name, now))), filters).limit(COUNT_CAP).subquery()
+        counts[name] = db.session.scalar(select(func.count()).select_from(capped))
+    return counts
+
+
+# ---------------------------------------------------------------- the case page
+
+def citizen_history(case: Case) -> tuple[list[Case], list[Idea]]:
+    """Every other case of the same citizen (by account or email) and their ideas."""
+    same_person = []
+    if case.citizen_id:
+        same_person.append(Case.citizen_id == case.citizen_id)
+    if case.contact_email:
+        same_person.append(Case.contact_email == case.contact_email)
+    other_cases: list[Case] = []
+    if same_person:
+        other_cases = list(db.session.scalars(
+            select(Case).where(or_(*same_person), Case.id != case.id)
+            .options(selectinload(Case.department))
+            .order_by(Case.created_at.desc()).limit(50)))
+    ideas: list[Idea] = []
+    if case.citizen_id:
+        ideas = list(db.session.scalars(
+            select(Idea).where(Idea.author_id == case.citizen_id)
+            .order_by(Idea.created_at.desc()).limit(50)))
+    return other_cases, ideas
+
+
+def colleagues_for(case: Case) -> list[User]:
+    """Staff who may be assigned the case: its department's, or everyone's for triage."""
+    query = select(User).where(User.role != Role.CITIZEN, User.active.is_(True))
+    if case.department_id is not None:
+        query = query.where(or_(
+            User.id.in_(select(user_departments.c.user_id)
+                        .where(user_departments.c.department_id == case.department_id)),
+            User.role.in_((Role.MANAGER, Role.ADMIN))))
+    return list(db.session.scalars(query.order_by(User.display_name)))
+
+
+def canned_responses_for(case: Case, locale: str) -> list[CannedResponse]:
+    query = select(CannedResponse).where(or_(CannedResponse.department_id.is_(None),
+                                             CannedResponse.department_id == case.department_id))
+    responses = list(db.session.scalars(query.order_by(CannedResponse.title)))
+    # The case's language first, then the others.
+    return sorted(responses, key=lambda item: (item.locale != locale, item.title.lower()))
+
+
+def fill_placeholders(text: str, case: Case, locale: str) -> str:
+    """Replace {name}, {reference} and {due_date} in a canned response."""
+    # In the case's language, whatever language the agent reads the site in.
+    due = (format_date(case.resolution_due_at.astimezone(sla.local_zone()).date(), "long",
+                       locale=locale) if case.resolution_due_at else "")
+    values = {"name": case.contact_name or "", "reference": case.reference, "due_date": due}
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+# ---------------------------------------------------------------- actions
+
+def _event(case, kind, actor, **kwargs):
+    cases._event(case, kind, actor=actor, **kwargs)
+
+
+def assign(actor: User, case: Case, assignee: User | None, version: int | None = None,
+           since_event_id: int | None = None) -> None:
+    """Give the case to ``assignee`` (None: back to the department's queue)."""
+    _check(actor, case, version, since_event_id)
+    if assignee is not None and not can_see_case(assignee, case):
+        raise CaseError("assignee_cannot_see", field="assignee")
+    previous = case.assignee.display_name if case.assignee else ""
+    case.assignee = assignee
+    if case.status is CaseStatus.NEW and assignee is not None:
+        cases.change_status(case, CaseStatus.OPEN, actor=actor)
+    _event(case, CaseEventKind.ASSIGNED, actor, from_value=previous,
+           to_value=assignee.display_name if assignee else "")
+
+
+def reply_to_citizen(actor: User, case: Case, body: str, files: list[tuple[str, bytes]],
+                     ask_citizen: bool = False, version: int | None = None,
+                     since_event_id: int | None = None) -> Message:
+    """Answer the citizen (emailed). ``ask_citizen`` waits for them and pauses the clock."""
+    _check(actor, case, version, since_event_id)
+    if case.status in DONE_STATUSES:
+        cases.change_status(case, CaseStatus.OPEN, actor=actor)
+    cleaned = cases._clean_files(files, already_stored=sum(a.size for a in case.attachments))
+    now = clock.now()
+    message = Message(case=case, author_id=actor.id, body=body, from_staff=True,
+                      internal=False, created_at=now)
+    db.session.add(message)
+    cases._attach(case, cleaned, message)
+    if case.first_responded_at is None:
+        case.first_responded_at = now
+    _event(case, CaseEventKind.MESSAGE_ADDED, actor, attachments=len(cleaned))
+    if ask_citizen:
+        cases.change_status(case, CaseStatus.WAITING_ON_CITIZEN, actor=actor)
+    elif case.status is CaseStatus.NEW:
+        cases.change_status(case, CaseStatus.OPEN, actor=actor)
+    if case.assignee_id is None:
+        case.assignee = actor
+    db.session.flush()
+    cases.notify_citizen(case, "case_reply", message=message, asks=ask_citizen)
+    return message
+
+
+def add_note(actor: User, case: Case, body: str, version: int | None = None,
+             since_event_id: int | None = None) -> Message:
+    """An internal note: staff only, never shown or sent to the citizen."""
+    _check(actor, case, version, since_event_id)
+    note = Message(case=case, author_id=actor.id, body=body, from_staff=True, internal=True,
+                   created_at=clock.now())
+    db.session.add(note)
+    _event(case, CaseEventKind.NOTE_ADDED, actor)
+    return note
+
+
+def set_status(actor: User, case: Case, target: CaseStatus, summary: str = "",
+               version: int | None = None, since_event_id: int | None = None) -> None:
+    """Change the status; resolving needs a summary, which the citizen receives."""
+    _check(actor, case, version, since_event_id)
+    if target is case.status:
+        return
+    if target is CaseStatus.RESOLVED and not summary.strip():
+        raise CaseError("summary_required", field="summary")
+    cases.change_status(case, target, actor=actor, reason=summary)
+    now = clock.now()
+    if target is CaseStatus.RESOLVED:
+        case.resolution_summary = summary.strip()
+        case.resolved_at = now
+        if case.first_responded_at is None:
+            case.first_responded_at = now
+        cases.notify_citizen(case, "case_resolved")
+    elif target is CaseStatus.CLOSED:
+        case.closed_at = now
+    elif target is CaseStatus.WAITING_ON_CITIZEN:
+        pass
+
+
+def set_priority(actor: User, case: Case, priority: CasePriority, version: int | None = None,
+                 since_event_id: int | None = None) -> None:
+    _check(actor, case, version, since_event_id)
+    if priority is case.priority:
+        return
+    _event(case, CaseEventKind.PRIORITY_CHANGED, actor, from_value=case.priority.value,
+           to_value=priority.value)
+    case.priority = priority
+
+
+def transfer(actor: User, case: Case, department: Department, reason: str,
+             version: int | None = None, since_event_id: int | None = None) -> None:
+    """Send the case to another department with a reason; the history goes with it."""
+    _check(actor, case, version, since_event_id)
+    if not reason.strip():
+        raise CaseError("reason_required", field="reason")
+    if department.id == case.department_id:
+        raise CaseError("same_department", field="department")
+    previous = case.department.slug if case.department else ""
+    case.department = department
+    case.category = None
+    case.assignee = None
+    _event(case, CaseEventKind.TRANSFERRED, actor, from_value=previous,
+           to_value=department.slug, reason=reason.strip())
+    cases.notify_citizen(case, "case_transferred")
+
+
+def merge(actor: User, case: Case, target: Case, reason: str, version: int | None = None,
+          since_event_id: int | None = None) -> None:
+    """Merge ``case`` into ``target``: messages, files and followers move; it then redirects.
+
+    Only cases of the same citizen are merged, so nobody ever sees another person's
+    conversation.
+    """
+    _check(actor, case, version, since_event_id)
+    if not can_see_case(actor, target):
+        raise CaseError("merge_not_found", field="target")
+    if target.id == case.id or target.merged_into_id is not None:
+        raise CaseError("merge_not_found", field="target")
+    same_citizen = ((case.citizen_id and case.citizen_id == target.citizen_id)
+                    or (case.contact_email and case.contact_email == target.contact_email))
+    if not same_citizen:
+        raise CaseError("merge_other_citizen", field="target")
+    now = clock.now()
+    # The merged case's own description becomes a message of the target.
+    db.session.add(Message(case=target, author_id=case.citizen_id, body=case.body,
+                           created_at=case.created_at))
+    for message in list(case.messages):
+        message.case = target
+    for attachment in db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)):
+        attachment.case = target
+    for follower in case.followers:
+        if follower not in target.followers:
+            target.followers.append(follower)
+    case.merged_into = target
+    case.status = CaseStatus.CLOSED
+    case.closed_at = now
+    _event(case, CaseEventKind.MERGED, actor, to_value=target.reference, reason=reason)
+    _event(target, CaseEventKind.MERGED, actor, from_value=case.reference, reason=reason)
+    cases.notify_citizen(case, "case_merged", target=target,
+                         target_token=cases.case_link_token(target))
+
+
+def record_case(actor: User, submission: Submission) -> Case:
+    """A case that came by phone, at the counter or by social media, entered by staff."""
+    if not actor.is_staff:
+        raise PermissionDenied
+    case, _created = cases.submit_case(submission, citizen=None)
+    # Recorded by the agent; it may be for any department and lands in that queue.
+    case.events[-1].actor_id = actor.id
+    return case

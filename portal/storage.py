@@ -1,0 +1,210 @@
+"""Attachments on disk: checked, cleaned, stored outside the web root by content hash.
+
+Only JPEG, PNG and PDF are accepted, and only when the file name and the sniffed
+content agree. Images are re-encoded, which drops EXIF and GPS metadata and anything
+hidden after the image data. A file is written (temporary file, then an atomic rename)
+before the database row that points at it is committed; if the transaction rolls back,
+the files it created are removed again, so no row points at a missing file and no file
+is left without a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import event, exists, select
+from sqlalchemy.orm import Session
+
+from portal.extensions import db
+
+EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+              ".pdf": "application/pdf"}
+_PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+# Markers of content that must not hide in a PDF or an image: HTML or script for a
+# polyglot, and PDF actions that run code or carry other files.
+_ACTIVE_MARKERS = re.compile(
+    rb"<\s*(html|script|svg|body|iframe)|/JavaScript|/JS\b|/Launch|/EmbeddedFile|/XFA",
+    re.IGNORECASE)
+MAX_IMAGE_PIXELS = 40_000_000
+
+_CREATED = "portal_storage_created"
+_KEPT = "portal_storage_kept"
+
+
+class UploadRejected(ValueError):
+    """A file we will not store; ``code`` says why (for a translated message)."""
+
+    def __init__(self, code: str, filename: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.filename = filename
+
+
+@dataclass(frozen=True)
+class CleanFile:
+    data: bytes
+    content_type: str
+    original_name: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def safe_name(filename: str) -> str:
+    """A display name without path parts or control characters, at most 120 characters."""
+    name = os.path.basename(filename.replace("\\", "/")).strip()
+    name = re.sub(r"[\x00-\x1f\x7f\"<>|:*?]", "_", name)
+    stem, dot, extension = name.rpartition(".")
+    if dot and len(name) > 120:
+        name = stem[: 119 - len(extension)] + "." + extension
+    return name[:120] or "file"
+
+
+def _sniff(data: bytes) -> str | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    return None
+
+
+def _clean_image(data: bytes, content_type: str) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format != _PIL_FORMATS[content_type]:
+                    raise UploadRejected("mismatch")
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise UploadRejected("too_many_pixels")
+                image.load()
+                # Keep the photo the right way up, then drop every piece of metadata.
+                upright = ImageOps.exif_transpose(image)
+                if upright.mode not in ("RGB", "L") and content_type == "image/jpeg":
+                    upright = upright.convert("RGB")
+                clean = Image.new(upright.mode, upright.size)
+                clean.paste(upright)
+                if upright.mode == "P" and upright.getpalette():
+                    clean.putpalette(upright.getpalette())
+                output = io.BytesIO()
+                if content_type == "image/jpeg":
+                    clean.save(output, "JPEG", quality=90, optimize=True)
+                else:
+                    clean.save(output, "PNG", optimize=True)
+                return output.getvalue()
+        except UploadRejected:
+            raise
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+                Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise UploadRejected("damaged") from None
+
+
+def inspect_upload(filename: str, data: bytes, max_bytes: int) -> CleanFile:
+    """Check one uploaded file and return it cleaned, or raise ``UploadRejected``."""
+    name = safe_name(filename)
+    if not data:
+        raise UploadRejected("empty", name)
+    if len(data) > max_bytes:
+        raise UploadRejected("too_large", name)
+    extension = os.path.splitext(name)[1].lower()
+    declared = EXTENSIONS.get(extension)
+    if declared is None:
+        raise UploadRejected("type", name)
+    sniffed = _sniff(data)
+    if sniffed != declared:
+        raise UploadRejected("mismatch", name)
+    if sniffed == "application/pdf":
+        if _ACTIVE_MARKERS.search(data):
+            raise UploadRejected("active_content", name)
+        if b"%%EOF" not in data[-2048:]:
+            raise UploadRejected("damaged", name)
+        return CleanFile(data, sniffed, name)
+    try:
+        cleaned = _clean_image(data, sniffed)
+    except UploadRejected as error:
+        raise UploadRejected(error.code, name) from None
+    return CleanFile(cleaned, sniffed, name)
+
+
+def uploads_root() -> Path:
+    return Path(current_app.config["UPLOAD_PATH"])
+
+
+def path_for(content_hash: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{64}", content_hash):
+        raise ValueError("not a content hash")
+    return uploads_root() / content_hash[:2] / content_hash
+
+
+def store(clean: CleanFile) -> str:
+    """Write the file (if new) and remember it for this transaction; return its hash."""
+    content_hash = clean.content_hash
+    target = path_for(content_hash)
+    session = db.session()
+    session.info.setdefault(_KEPT, {})[content_hash] = clean.data
+    if target.exists():
+        return content_hash
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(clean.data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    session.info.setdefault(_CREATED, set()).add(content_hash)
+    return content_hash
+
+
+def _after_commit(session: Session) -> None:
+    session.info.pop(_CREATED, None)
+    kept = session.info.pop(_KEPT, {})
+    # Another request with the same file may have rolled back and removed it meanwhile:
+    # we still hold the bytes, so put it back.
+    for content_hash, data in kept.items():
+        target = path_for(content_hash)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
+def _after_rollback(session: Session) -> None:
+    created = session.info.pop(_CREATED, set())
+    session.info.pop(_KEPT, None)
+    if not created:
+        return
+    from portal.models import Attachment
+
+    with Session(session.get_bind()) as check:
+        for content_hash in created:
+            referenced = check.scalar(
+                select(exists().where(Attachment.content_hash == content_hash)))
+            if not referenced:
+                path_for(content_hash).unlink(missing_ok=True)
+
+
+def register(app) -> None:
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback",
+                     lambda session, transaction: _after_rollback(session)
+                     if transaction.parent is None else None)
