@@ -43,6 +43,7 @@ migrate: $(VENV)/.installed
 
 demo: migrate
 	$(FLASK) portal demo
+	$(FLASK) search reindex --if-missing
 
 run: compile-translations demo
 	@echo "Ventanilla is serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"

@@ -91,6 +91,8 @@ def _register_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts_bp
     from portal.cases.routes import bp as cases_bp
+    from portal.knowledge.routes import bp as knowledge_bp
+    from portal.knowledge.routes import staff_bp as knowledge_staff_bp
     from portal.main.routes import bp as main_bp
     from portal.manage.routes import bp as manage_bp
     from portal.staff.routes import bp as staff_bp
@@ -98,5 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(knowledge_bp)
+    app.register_blueprint(knowledge_staff_bp, url_prefix="/staff/kb")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(manage_bp, url_prefix="/manage")

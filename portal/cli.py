@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import demo, mail
 from portal.accounts import service as accounts
 from portal.extensions import db
-from portal.models import Department, Role
+from portal.knowledge import service as knowledge
+from portal.models import Article, ArticleStatus, Department, Holiday, Role, User
 from portal.security import MIN_PASSWORD_LENGTH
 
 portal_cli = AppGroup("portal", help="Ventanilla administration.")
@@ -68,5 +70,78 @@ def deliver_command() -> None:
     click.echo(f"Delivered {mail.deliver_pending()} message(s).")
 
 
+holidays_cli = AppGroup("holidays", help="Regional and local holidays (días festivos).")
+portal_cli.add_command(holidays_cli)
+
+
+@holidays_cli.command("add")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("name")
+def holidays_add_command(day, name: str) -> None:
+    """Add a holiday (YYYY-MM-DD NAME); Spain's national holidays are built in."""
+    if db.session.scalar(select(Holiday).where(Holiday.day == day.date())):
+        raise click.ClickException(f"{day.date()} is already a holiday.")
+    db.session.add(Holiday(day=day.date(), name=name))
+    db.session.commit()
+    click.echo(f"Added {day.date()} {name}.")
+
+
+@holidays_cli.command("list")
+@click.option("--year", type=int, default=None)
+def holidays_list_command(year: int | None) -> None:
+    """The deployment's holidays and, for a year, the national ones too."""
+    from portal import sla
+
+    rows = db.session.scalars(select(Holiday).order_by(Holiday.day)).all()
+    days = {row.day: row.name for row in rows if year is None or row.day.year == year}
+    if year is not None:
+        for day in sla.spanish_national_holidays(year):
+            days.setdefault(day, "(national)")
+    for day in sorted(days):
+        click.echo(f"{day.isoformat()}  {days[day]}")
+
+
+kb_cli = AppGroup("kb", help="The knowledge base.")
+portal_cli.add_command(kb_cli)
+
+
+@kb_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--as", "author_email", default="", help="Email of the staff author to record.")
+def kb_import_command(path: Path, author_email: str) -> None:
+    """Import and publish a FAQ: a folder of Markdown files with front matter, or a CSV
+    with title, body, department, tags and locale columns."""
+    author = (accounts.find_user_by_email(author_email) if author_email else
+              db.session.scalar(select(User).where(User.role == Role.ADMIN).order_by(User.id)))
+    if author is None:
+        raise click.ClickException("No author: create an administrator or pass --as EMAIL.")
+    try:
+        imported, skipped, problems = knowledge.import_faq(author, path)
+    except knowledge.KnowledgeError:
+        raise click.ClickException("Give a folder of .md files or a .csv file.") from None
+    db.session.commit()
+    click.echo(f"Imported {imported} article(s); {skipped} already there.")
+    for source in problems:
+        click.echo(f"  skipped {source}: title, body or locale missing or invalid", err=True)
+
+
+search_cli = AppGroup("search", help="The public search index.")
+
+
+@search_cli.command("reindex")
+@click.option("--if-missing", is_flag=True, help="Only when there is no usable index.")
+def reindex_command(if_missing: bool) -> None:
+    """Rebuild the search index from the database."""
+    if if_missing and not knowledge.index_is_missing():
+        click.echo("The search index is in place.")
+        return
+    total = db.session.scalar(select(func.count(Article.id)).where(
+        Article.status == ArticleStatus.PUBLISHED)) or 0
+    with click.progressbar(length=total, label="Indexing", show_pos=True) as bar:
+        count = knowledge.reindex(progress=bar.update)
+    click.echo(f"Indexed {count} document(s).")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(portal_cli)
+    app.cli.add_command(search_cli)

@@ -177,4 +177,19 @@ def load_demo() -> list[tuple[DemoAccount, str | None]]:
     from portal.demo_cases import load_demo_cases
 
     load_demo_cases()
+    load_demo_knowledge_base()
     return [(account, passwords.get(account.email)) for account in ACCOUNTS]
+
+
+DEMO_KB = Path(__file__).resolve().parent / "demo_kb"
+
+
+def load_demo_knowledge_base() -> None:
+    """Import the demo FAQ (once: articles already there are skipped) and index it."""
+    from portal.knowledge import service as knowledge
+
+    admin = accounts.find_user_by_email(ACCOUNTS[0].email)
+    imported, _skipped, _problems = knowledge.import_faq(admin, DEMO_KB)
+    db.session.commit()
+    if imported or knowledge.index_is_missing():
+        knowledge.reindex()

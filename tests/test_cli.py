@@ -64,3 +64,18 @@ def test_create_user_refuses_unknown_department_short_password_and_duplicates(ru
     make_user(email="b@example.org")
     result = runner.invoke(args=["portal", "create-user", "b@example.org"], env=env)
     assert result.exit_code != 0 and "Could not create" in result.output
+
+
+def test_deployment_holidays_move_due_dates(runner, db, app):
+    from datetime import UTC, date, datetime
+
+    from portal import sla
+
+    result = runner.invoke(args=["portal", "holidays", "add", "2026-11-24", "Fiesta local"])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(args=["portal", "holidays", "add", "2026-11-24", "Otra"])
+    assert again.exit_code != 0
+    listing = runner.invoke(args=["portal", "holidays", "list", "--year", "2026"]).output
+    assert "2026-11-24  Fiesta local" in listing and "2026-12-08  (national)" in listing
+    due = sla.due_at(datetime(2026, 11, 23, 9, 0, tzinfo=UTC), 1, calendar_days=False)
+    assert due.date() == date(2026, 11, 25)

@@ -148,11 +148,20 @@ def new():
     if request.method == "GET":
         form.submission_token.data = secrets.token_urlsafe(24)
         form.language.data = current_language()
+        form.subject.data = request.args.get("subject", "")[:200] or None
         if signed_in:
             form.contact_name.data = current_user.display_name
             form.contact_email.data = current_user.email
             form.language.data = current_user.locale
-    if form.validate_on_submit():
+    suggestions = None
+    if request.method == "POST" and request.form.get("check"):
+        # "Check for existing answers" without JavaScript: show matches, keep the form.
+        from portal.knowledge.routes import suggestions_for
+
+        suggestions = suggestions_for(f"{form.subject.data or ''} {form.body.data or ''}")
+        if suggestions is None:
+            suggestions = suggestions_for(form.subject.data or "") or False
+    elif form.validate_on_submit():
         if form.website.data:
             # A bot filled the hidden field: pretend all went well, keep nothing.
             return render_template("cases/bot.html"), 200
@@ -160,7 +169,7 @@ def new():
         if case is not None:
             _grant(case.reference)
             return redirect(url_for("cases.submitted", reference=case.reference))
-    return render_template("cases/new.html", form=form, kind=kind,
+    return render_template("cases/new.html", form=form, kind=kind, suggestions=suggestions,
                            max_files=current_app.config["PORTAL"]["UPLOAD_MAX_FILES"],
                            max_file_size=_megabytes(
                                current_app.config["PORTAL"]["UPLOAD_MAX_FILE_BYTES"]))

@@ -189,6 +189,9 @@ def submit_case(submission: Submission, citizen: User | None = None) -> tuple[Ca
            channel=case.channel.value)
     db.session.flush()
     notify_citizen(case, "case_received")
+    from portal.knowledge import service as knowledge
+
+    knowledge.form_submitted(submission.submission_token)
     return case, True
 
 

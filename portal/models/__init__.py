@@ -15,7 +15,13 @@ from portal.models.enums import (
     Role,
 )
 from portal.models.idea import Comment, Idea, IdeaFollow, IdeaVote
-from portal.models.knowledge import Article, ArticleFeedback, Tag
+from portal.models.knowledge import (
+    Article,
+    ArticleFeedback,
+    SearchPending,
+    SuggestionOpen,
+    Tag,
+)
 from portal.models.organisation import Category, Department, Holiday
 from portal.models.report import Report
 from portal.models.support import AuditEvent, CannedResponse, OutboxMessage
@@ -26,6 +32,7 @@ __all__ = [
     "CannedResponse", "Case", "Holiday", "CaseEvent", "CaseEventKind", "CaseKind", "CasePriority",
     "CaseStatus", "Category", "Channel", "Comment", "ContactPreference", "Department",
     "Idea", "IdeaFollow", "IdeaStatus", "IdeaVote", "Message", "OutboxMessage",
-    "OutboxStatus", "Report", "ReportStatus", "Role", "Tag", "User", "UserSession",
+    "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",
+    "Tag", "User", "UserSession",
     "case_followers", "user_departments",
 ]

@@ -85,3 +85,30 @@ class ArticleFeedback(db.Model):
     helpful: Mapped[bool] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class SuggestionOpen(db.Model):
+    """A citizen opened a suggested answer while writing a question.
+
+    ``form_token`` is the hidden token of the form being written; if that form is then
+    sent, ``submitted`` is set. Opened and never sent: the knowledge base answered.
+    """
+
+    __tablename__ = "suggestion_opens"
+    __table_args__ = (Index("ix_suggestion_opens_opened_at", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_token: Mapped[str] = mapped_column(String(64), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    submitted: Mapped[bool] = mapped_column(default=False)
+
+
+class SearchPending(db.Model):
+    """An index update that failed (index locked or broken) and waits to be retried."""
+
+    __tablename__ = "search_pending"
+
+    doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    attempts: Mapped[int] = mapped_column(default=0)

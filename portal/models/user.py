@@ -34,6 +34,8 @@ class User(db.Model):
     locale: Mapped[str] = mapped_column(String(8), default=DEFAULT_LANGUAGE)
     active: Mapped[bool] = mapped_column(default=True)
     anonymised: Mapped[bool] = mapped_column(default=False)
+    # Agents with this right publish knowledge-base articles; managers always may.
+    can_publish_articles: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,16 +1,105 @@
-"""The search interface every backend implements."""
+"""The search interface every backend implements, and the values it speaks in.
+
+The rest of the portal imports only this module. Documents carry only public fields
+(published articles and public ideas); private case text never reaches an index.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from markupsafe import Markup
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """One public thing to find. ``doc_id`` is ``"<kind>:<id>"``, e.g. ``"article:12"``."""
+
+    doc_id: str
+    kind: str  # "article" or "idea"
+    title: str
+    body: str
+    locale: str
+    url: str
+    summary: str = ""
+    department: str = ""  # slug
+    tags: tuple[str, ...] = ()
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str
+    locale: str = "es"
+    department: str = ""
+    tag: str = ""
+    kinds: tuple[str, ...] = ("article", "idea")
+    page: int = 1
+    per_page: int = 10
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc_id: str
+    kind: str
+    title: str
+    url: str
+    snippet: Markup  # escaped text with <mark> around the matches
+    locale: str
+    department: str
+    tags: tuple[str, ...]
+    score: float
+
+
+@dataclass
+class SearchResults:
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    suggestion: str | None = None  # "did you mean"
+    fallback: bool = False  # answered by the database because the index is unavailable
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class SearchUnavailable(Exception):
+    """The index cannot answer (missing, locked, corrupt); callers fall back."""
 
 
 class SearchBackend(ABC):
-    """A public search index. Only published, public content is ever given to it."""
+    """A public search index."""
 
     name: str = "abstract"
 
     @abstractmethod
+    def index(self, documents: Iterable[SearchDocument]) -> None:
+        """Add or replace documents."""
+
+    @abstractmethod
+    def delete(self, doc_ids: Iterable[str]) -> None:
+        """Remove documents (unknown ids are ignored)."""
+
+    @abstractmethod
+    def rebuild(self, documents: Iterable[SearchDocument],
+                progress: Callable[[int], None] | None = None) -> int:
+        """Replace the whole index with ``documents``; return how many were indexed."""
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SearchResults:
+        """Ranked, highlighted, faceted results; raises ``SearchUnavailable``."""
+
+    @abstractmethod
     def status(self) -> dict[str, Any]:
         """Health for ``/healthz``: ``{"backend": name, "status": "ok" | "missing" | "error"}``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and searchers (tests, reindex)."""

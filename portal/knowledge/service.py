@@ -1,0 +1,444 @@
+"""The knowledge base: articles grown from resolved cases, their publishing and search.
+
+The database is the truth. The search index follows it after each commit; if the
+index is locked or broken the write still succeeds, the update waits in
+``search_pending`` and is retried, and searches fall back to the database meanwhile.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from markupsafe import escape
+from sqlalchemy import case as sql_case
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal import clock, jobs, mail, search
+from portal.accounts.service import audit
+from portal.extensions import db
+from portal.knowledge import redaction
+from portal.models import (
+    Article,
+    ArticleFeedback,
+    ArticleStatus,
+    Case,
+    CaseStatus,
+    Department,
+    Idea,
+    Role,
+    SearchPending,
+    SuggestionOpen,
+    Tag,
+    User,
+)
+from portal.search import documents
+from portal.search.base import Hit, SearchQuery, SearchResults, SearchUnavailable
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("es", "en", "ca", "eu", "gl")
+REVIEW_AFTER = timedelta(days=365)
+
+
+class KnowledgeError(Exception):
+    """Something the editor can put right; ``field`` names the form field."""
+
+    def __init__(self, code: str, field: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.field = field
+
+
+class PermissionDenied(Exception):
+    """The actor may not do this to articles."""
+
+
+@dataclass
+class ArticleInput:
+    title: str
+    body: str
+    summary: str = ""
+    locale: str = "es"
+    department_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+    review_by: date | None = None
+
+
+# ---------------------------------------------------------------- permissions
+
+def can_edit(user: User) -> bool:
+    return user.is_authenticated and user.is_staff
+
+
+def can_publish(user: User) -> bool:
+    return user.is_authenticated and (user.has_role(Role.MANAGER) or (
+        user.is_staff and user.can_publish_articles))
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+# ---------------------------------------------------------------- articles
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80]
+
+
+def _tags(names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for name in names:
+        label = name.strip()
+        slug = slugify(label)
+        if not slug or any(tag.slug == slug for tag in tags):
+            continue
+        tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
+        if tag is None:
+            tag = Tag(slug=slug, label=label[:64])
+            db.session.add(tag)
+        tags.append(tag)
+    return tags
+
+
+def _apply(article: Article, data: ArticleInput) -> None:
+    if data.locale not in LANGUAGES:
+        raise KnowledgeError("locale", field="locale")
+    article.title = data.title.strip()
+    article.slug = slugify(article.title)
+    article.summary = data.summary.strip()
+    article.body = data.body
+    article.locale = data.locale
+    article.department_id = data.department_id
+    article.tags = _tags(data.tags)
+    article.review_by = data.review_by
+
+
+def create_article(actor: User, data: ArticleInput, source_case: Case | None = None,
+                   translation_of: Article | None = None) -> Article:
+    """A draft article (written from scratch, from a case, or as a translation)."""
+    _require(can_edit(actor))
+    article = Article(author_id=actor.id, status=ArticleStatus.DRAFT)
+    _apply(article, data)
+    if source_case is not None:
+        article.source_cases.append(source_case)
+    db.session.add(article)
+    db.session.flush()
+    if translation_of is not None:
+        if translation_of.translation_group is None:
+            translation_of.translation_group = translation_of.id
+        article.translation_group = translation_of.translation_group
+    audit("article.created", actor=actor, target_type="article", target_id=article.id)
+    _after_change(article)
+    return article
+
+
+def update_article(actor: User, article: Article, data: ArticleInput) -> None:
+    _require(can_edit(actor))
+    if article.status is ArticleStatus.PUBLISHED:
+        _require(can_publish(actor))  # changing what the public reads is publishing
+    _apply(article, data)
+    audit("article.updated", actor=actor, target_type="article", target_id=article.id)
+    _after_change(article)
+
+
+def publish(actor: User, article: Article) -> None:
+    _require(can_publish(actor))
+    article.status = ArticleStatus.PUBLISHED
+    article.published_at = article.published_at or clock.now()
+    if article.review_by is None:
+        article.review_by = (clock.now() + REVIEW_AFTER).date()
+    audit("article.published", actor=actor, target_type="article", target_id=article.id)
+    _after_change(article)
+
+
+def archive(actor: User, article: Article) -> None:
+    _require(can_publish(actor))
+    article.status = ArticleStatus.ARCHIVED
+    audit("article.archived", actor=actor, target_type="article", target_id=article.id)
+    _after_change(article)
+
+
+def translations_of(article: Article) -> list[Article]:
+    if article.translation_group is None:
+        return []
+    return list(db.session.scalars(select(Article).where(
+        Article.translation_group == article.translation_group, Article.id != article.id,
+        Article.status == ArticleStatus.PUBLISHED).order_by(Article.locale)))
+
+
+def record_feedback(article: Article, helpful: bool, reason: str = "") -> None:
+    """ "Was this helpful?" from a reader."""
+    db.session.add(ArticleFeedback(article_id=article.id, helpful=helpful,
+                                   reason=reason.strip()[:2000]))
+    if helpful:
+        article.helpful_yes += 1
+    else:
+        article.helpful_no += 1
+
+
+def due_for_review(today: date | None = None) -> list[Article]:
+    today = today or clock.now().date()
+    return list(db.session.scalars(select(Article).where(
+        Article.status == ArticleStatus.PUBLISHED, Article.review_by <= today)
+        .order_by(Article.review_by)))
+
+
+def editor_list() -> list[Article]:
+    return list(db.session.scalars(select(Article).order_by(
+        sql_case((Article.status == ArticleStatus.DRAFT, 0), else_=1),
+        Article.updated_at.desc()).limit(500)))
+
+
+# ---------------------------------------------------------------- from a case
+
+@dataclass
+class CaseDraft:
+    data: ArticleInput
+    redacted: list[redaction.Redacted]  # what was replaced, to show the editor
+    prefilled: bool
+
+
+def draft_from_case(actor: User, case: Case, placeholders: dict[str, str]) -> CaseDraft:
+    """Prefill an article from a resolved case, personal data redacted.
+
+    Without the citizen's consent nothing of the case text is used: the editor starts
+    from a blank article that only keeps the department.
+    """
+    _require(can_edit(actor))
+    if case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        raise KnowledgeError("not_resolved")
+    blank = ArticleInput(title="", body="", locale=case.language,
+                         department_id=case.department_id)
+    if not case.publish_consent:
+        return CaseDraft(blank, [], prefilled=False)
+    known = {"names": [case.contact_name] if case.contact_name else [],
+             "emails": [case.contact_email] if case.contact_email else [],
+             "phones": [case.contact_phone] if case.contact_phone else [],
+             "addresses": [case.location_text] if case.location_text else []}
+    parts = [redaction.redact(text, placeholders=placeholders, **known)
+             for text in (case.subject, case.body, case.resolution_summary)]
+    title, question, answer = parts
+    body = f"{question.text.strip()}\n\n{answer.text.strip()}".strip()
+    data = ArticleInput(title=title.text, summary="", body=body, locale=case.language,
+                        department_id=case.department_id)
+    return CaseDraft(data, [part for part in parts if part.replacements], prefilled=True)
+
+
+# ---------------------------------------------------------------- indexing
+
+def _doc_id(article: Article) -> str:
+    return f"article:{article.id}"
+
+
+def _after_change(article: Article) -> None:
+    jobs.after_commit_collect(sync_index, _doc_id(article))
+
+
+def _load_document(session: Session, doc_id: str):
+    kind, _colon, number = doc_id.partition(":")
+    model = {"article": Article, "idea": Idea}.get(kind)
+    row = session.get(model, int(number)) if model and number.isdigit() else None
+    if row is None:
+        return None
+    return documents.article_document(row) if kind == "article" else \
+        documents.idea_document(row)
+
+
+def sync_index(doc_ids: list[str]) -> None:
+    """Bring these documents (and any earlier failures) up to date in the index."""
+    with Session(db.engine) as session, mail.url_context():
+        pending = set(session.scalars(select(SearchPending.doc_id)))
+        wanted = sorted(pending | set(doc_ids))
+        to_index, to_delete = [], []
+        for doc_id in wanted:
+            document = _load_document(session, doc_id)
+            (to_index.append(document) if document else to_delete.append(doc_id))
+        try:
+            backend = search.backend()
+            if to_index:
+                backend.index(to_index)
+            if to_delete:
+                backend.delete(to_delete)
+        except (SearchUnavailable, OSError) as error:
+            log.warning("index update postponed (%s): %d documents", error, len(wanted))
+            for doc_id in wanted:
+                row = session.get(SearchPending, doc_id) or SearchPending(doc_id=doc_id)
+                row.attempts = (row.attempts or 0) + 1
+                session.add(row)
+            session.commit()
+            return
+        if pending:
+            session.execute(delete(SearchPending).where(SearchPending.doc_id.in_(pending)))
+            session.commit()
+
+
+def public_documents() -> Iterable:
+    """Every document the public index should hold."""
+    for article in db.session.scalars(select(Article).where(
+            Article.status == ArticleStatus.PUBLISHED).execution_options(yield_per=500)):
+        document = documents.article_document(article)
+        if document is not None:
+            yield document
+    for idea in db.session.scalars(select(Idea).execution_options(yield_per=500)):
+        document = documents.idea_document(idea)
+        if document is not None:
+            yield document
+
+
+def reindex(progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the index from the database; return how many documents it holds."""
+    with mail.url_context():
+        count = search.backend().rebuild(public_documents(), progress)
+    db.session.execute(delete(SearchPending))
+    db.session.commit()
+    return count
+
+
+def index_is_missing() -> bool:
+    return search.backend().status()["status"] != "ok"
+
+
+# ---------------------------------------------------------------- searching
+
+def search_articles(query: SearchQuery) -> SearchResults:
+    """Search the index; if it cannot answer, search the database instead."""
+    try:
+        return search.backend().search(query)
+    except SearchUnavailable:
+        return database_search(query)
+
+
+def database_search(query: SearchQuery) -> SearchResults:
+    """A plain, slower search of published articles (fallback)."""
+    words = [word.lower() for word in re.findall(r"\w+", query.text)][:8]
+    if not words:
+        return SearchResults(hits=[], total=0, page=1, per_page=query.per_page, fallback=True)
+    haystack = func.lower(Article.title + " " + Article.summary + " " + Article.body)
+    conditions = [Article.status == ArticleStatus.PUBLISHED,
+                  *[haystack.like(f"%{word}%") for word in words]]
+    if query.department:
+        conditions.append(Article.department.has(Department.slug == query.department))
+    if query.tag:
+        conditions.append(Article.tags.any(Tag.slug == query.tag))
+    in_title = or_(*[func.lower(Article.title).like(f"%{word}%") for word in words])
+    base = select(Article).where(*conditions)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    page = max(1, query.page)
+    rows = db.session.scalars(base.order_by(
+        sql_case((in_title, 0), else_=1), (Article.locale != query.locale),
+        Article.published_at.desc()).offset((page - 1) * query.per_page)
+        .limit(query.per_page)).all()
+    with mail.url_context():
+        hits = [Hit(doc_id=_doc_id(row), kind="article", title=row.title,
+                    url=documents.article_document(row).url,
+                    snippet=escape(row.summary or row.body[:200]), locale=row.locale,
+                    department=row.department.slug if row.department else "",
+                    tags=tuple(tag.slug for tag in row.tags), score=0.0) for row in rows]
+    return SearchResults(hits=hits, total=total, page=page, per_page=query.per_page,
+                         fallback=True)
+
+
+# ---------------------------------------------------------------- suggestions
+
+def suggestion_opened(form_token: str, article: Article) -> None:
+    if form_token:
+        db.session.add(SuggestionOpen(form_token=form_token[:64], article_id=article.id))
+
+
+def form_submitted(form_token: str | None) -> None:
+    """The citizen sent their question after all: the suggestions did not answer it."""
+    if form_token:
+        db.session.execute(SuggestionOpen.__table__.update().where(
+            SuggestionOpen.form_token == form_token).values(submitted=True))
+
+
+def deflection_figures(since: date | None = None) -> dict[str, int]:
+    """Suggestions opened, and how many of those questions were never sent."""
+    query = select(SuggestionOpen.form_token, func.max(
+        sql_case((SuggestionOpen.submitted, 1), else_=0)))
+    if since is not None:
+        query = query.where(SuggestionOpen.opened_at >= since)
+    rows = db.session.execute(query.group_by(SuggestionOpen.form_token)).all()
+    return {"forms": len(rows), "answered": sum(1 for _token, sent in rows if not sent)}
+
+
+# ---------------------------------------------------------------- importing a FAQ
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """``key: value`` lines between a first and a second line of ``---``, then the body."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}, text
+    try:
+        end = next(number for number, line in enumerate(lines[1:], start=1)
+                   if line.strip() == "---")
+    except StopIteration:
+        return {}, text
+    meta = {}
+    for line in lines[1:end]:
+        key, _colon, value = line.partition(":")
+        if key.strip():
+            meta[key.strip().lower()] = value.strip()
+    return meta, "\n".join(lines[end + 1:]).strip()
+
+
+def _read_faq(path: Path) -> Iterable[dict[str, str]]:
+    if path.is_dir():
+        for file in sorted(path.glob("*.md")):
+            meta, body = _front_matter(file.read_text(encoding="utf-8"))
+            yield {**meta, "body": body, "source": file.name}
+    elif path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                yield {**{key.strip().lower(): (value or "").strip()
+                          for key, value in row.items() if key}, "source": f"line {number}"}
+    else:
+        raise KnowledgeError("import_format")
+
+
+def import_faq(actor: User, path: Path) -> tuple[int, int, list[str]]:
+    """Import and publish a FAQ; return (imported, skipped as already there, problems)."""
+    departments = {department.slug: department.id
+                   for department in db.session.scalars(select(Department))}
+    groups: dict[str, int] = {}
+    imported, skipped, problems = 0, 0, []
+    for entry in _read_faq(path):
+        title, body = entry.get("title", ""), entry.get("body", "")
+        locale = entry.get("locale", "es") or "es"
+        if not title or not body or locale not in LANGUAGES:
+            problems.append(entry["source"])
+            continue
+        existing = db.session.scalar(select(Article).where(
+            Article.slug == slugify(title), Article.locale == locale))
+        key = entry.get("translation_key", "")
+        if existing is not None:
+            skipped += 1
+            if key:
+                groups.setdefault(key, existing.translation_group or existing.id)
+            continue
+        review_by = None
+        if entry.get("review_by"):
+            try:
+                review_by = date.fromisoformat(entry["review_by"])
+            except ValueError:
+                problems.append(entry["source"])
+        article = create_article(actor, ArticleInput(
+            title=title, body=body, summary=entry.get("summary", ""), locale=locale,
+            department_id=departments.get(entry.get("department", "")),
+            tags=[tag for tag in entry.get("tags", "").split(",") if tag.strip()],
+            review_by=review_by))
+        if key:
+            article.translation_group = groups.setdefault(key, article.id)
+        publish(actor, article)
+        imported += 1
+    return imported, skipped, problems

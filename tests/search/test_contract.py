@@ -1,0 +1,121 @@
+"""The search contract: what every SearchBackend must do.
+
+These tests speak only the interface in portal/search/base.py. A new backend (say,
+PostgreSQL full text) joins by adding a factory to BACKENDS; the tests run unchanged.
+"""
+
+from collections.abc import Callable
+
+import pytest
+
+from portal.search.base import SearchBackend, SearchDocument, SearchQuery, SearchUnavailable
+from portal.search.whoosh_backend import WhooshBackend
+
+BACKENDS: dict[str, Callable[..., SearchBackend]] = {
+    "whoosh": lambda path: WhooshBackend(str(path / "index")),
+}
+
+
+def doc(number, title, body, locale="es", department="movilidad", tags=(), kind="article"):
+    return SearchDocument(doc_id=f"{kind}:{number}", kind=kind, title=title, body=body,
+                          locale=locale, url=f"/kb/{number}", department=department,
+                          tags=tuple(tags))
+
+
+CORPUS = [
+    doc(1, "Cómo pagar una multa de tráfico", "Pague en la sede electrónica.",
+        tags=("multas",)),
+    doc(2, "Recurrir una sanción", "Si no está de acuerdo con la multa, recurra.",
+        tags=("multas", "recursos")),
+    doc(3, "Alta en el padrón", "El empadronamiento se pide con cita.", department="hacienda",
+        tags=("padron",)),
+    doc(4, "Recycling centre", "Opening hours of the recycling centre.", locale="en",
+        department="medio-ambiente"),
+    doc(5, "Más bancos en la plaza", "Propuesta vecinal de bancos y sombra.", kind="idea",
+        department="urbanismo"),
+] + [doc(100 + number, f"Aviso número {number}", "Texto de relleno sobre farolas.",
+         department="urbanismo") for number in range(25)]
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request, tmp_path):
+    instance = BACKENDS[request.param](tmp_path)
+    assert instance.rebuild(CORPUS) == len(CORPUS)
+    yield instance
+    instance.close()
+
+
+def ids(results):
+    return [hit.doc_id for hit in results.hits]
+
+
+def test_finds_by_title_and_body_with_title_first(backend):
+    results = backend.search(SearchQuery(text="multa"))
+    assert ids(results)[:2] == ["article:1", "article:2"]
+    assert results.total == 2
+
+
+def test_accent_and_case_insensitive(backend):
+    assert "article:3" in ids(backend.search(SearchQuery(text="PADRON")))
+    assert "article:3" in ids(backend.search(SearchQuery(text="empadronamiento")))
+
+
+def test_snippets_mark_the_matches_and_are_escaped(backend):
+    backend.index([doc(7, "Horario <b>nuevo</b>", "Abrimos <script>x</script> en verano.")])
+    (hit,) = backend.search(SearchQuery(text="verano")).hits
+    assert "<mark>verano</mark>" in hit.snippet
+    assert "<script>" not in hit.snippet
+
+
+def test_filters_by_department_tag_and_kind(backend):
+    assert ids(backend.search(SearchQuery(text="multa", tag="recursos"))) == ["article:2"]
+    assert ids(backend.search(SearchQuery(text="padrón", department="movilidad"))) == []
+    assert ids(backend.search(SearchQuery(text="bancos", kinds=("article",)))) == []
+    assert ids(backend.search(SearchQuery(text="bancos"))) == ["idea:5"]
+
+
+def test_facets_count_matches(backend):
+    results = backend.search(SearchQuery(text="multa"))
+    assert results.facets["department"] == {"movilidad": 2}
+    assert results.facets["tags"]["multas"] == 2
+
+
+def test_pagination(backend):
+    first = backend.search(SearchQuery(text="farolas", per_page=10, page=1))
+    third = backend.search(SearchQuery(text="farolas", per_page=10, page=3))
+    assert first.total == 25 and first.pages == 3
+    assert len(first.hits) == 10 and len(third.hits) == 5
+    assert not set(ids(first)) & set(ids(third))
+
+
+def test_readers_language_and_other_languages(backend):
+    assert ids(backend.search(SearchQuery(text="recycling", locale="en"))) == ["article:4"]
+
+
+def test_did_you_mean_for_a_typo(backend):
+    results = backend.search(SearchQuery(text="multra"))
+    assert results.suggestion == "multa"
+
+
+def test_index_replaces_and_delete_removes(backend):
+    backend.index([doc(1, "Cómo pagar una sanción", "Pague en la sede.")])
+    assert "article:1" not in ids(backend.search(SearchQuery(text="multa")))
+    backend.delete(["article:2", "article:does-not-exist"])
+    assert ids(backend.search(SearchQuery(text="multa"))) == []
+
+
+@pytest.mark.parametrize("text", ['"', "AND", "((", "title:x", "*", "~", "\\", "", "   "])
+def test_odd_queries_never_raise_anything_but_unavailable(backend, text):
+    backend.search(SearchQuery(text=text))
+
+
+def test_status(backend):
+    assert backend.status()["status"] == "ok"
+
+
+def test_missing_index_is_unavailable(tmp_path):
+    for factory in BACKENDS.values():
+        empty = factory(tmp_path / "nothing")
+        assert empty.status()["status"] == "missing"
+        with pytest.raises(SearchUnavailable):
+            empty.search(SearchQuery(text="multa"))
