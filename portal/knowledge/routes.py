@@ -17,7 +17,7 @@ from portal.extensions import db, limiter
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.knowledge import markdown, redaction, service
 from portal.knowledge.forms import ArticleForm, FeedbackForm, SearchForm
-from portal.models import Article, ArticleFeedback, ArticleStatus, Department, Role
+from portal.models import Article, ArticleFeedback, ArticleStatus, Department, Role, Tag
 from portal.search.base import SearchQuery
 from portal.security import guard_blueprint
 from portal.staff import service as staff
@@ -56,8 +56,11 @@ def index():
     counts = dict(db.session.execute(
         select(Department.slug, func.count(Article.id)).join(Article.department)
         .where(Article.status == ArticleStatus.PUBLISHED).group_by(Department.slug)).all())
+    tag_slugs = list(results.facets.get("tags", {})) if results else []
+    tag_labels = dict(db.session.execute(
+        select(Tag.slug, Tag.label).where(Tag.slug.in_(tag_slugs))).all()) if tag_slugs else {}
     return render_template("knowledge/index.html", form=form, query=query, results=results,
-                           latest=latest, department_counts=counts,
+                           latest=latest, department_counts=counts, tag_labels=tag_labels,
                            department_names=_department_names())
 
 

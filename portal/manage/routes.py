@@ -10,6 +10,7 @@ from wtforms import SelectChoice
 
 from portal.extensions import db
 from portal.i18n import LANGUAGE_NAMES, current_language
+from portal.knowledge import service as knowledge
 from portal.manage import service
 from portal.models import CannedResponse, Department, Role, User, user_departments
 from portal.security import guard_blueprint
@@ -30,7 +31,7 @@ def index():
         .group_by(user_departments.c.department_id)
     ).all())
     return render_template("manage/index.html", departments=departments,
-                           staff_counts=staff_counts)
+                           staff_counts=staff_counts, figures=knowledge.deflection_figures())
 
 
 # ---------------------------------------------------------------- saved replies
