@@ -35,7 +35,7 @@ translations: $(VENV)/.installed
 	    --no-location --omit-header --sort-output --no-wrap \
 	    -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap \
-	    --ignore-obsolete --no-fuzzy-matching
+	    --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date
 	$(MAKE) compile-translations
 
 migrate: $(VENV)/.installed
