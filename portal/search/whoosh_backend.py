@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
-from whoosh import highlight, index, scoring, sorting
+from whoosh import highlight, index, scoring
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.lang import stemmer_for_language, stopwords_for_language
-from whoosh.qparser import MultifieldParser, OrGroup
+from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
 from whoosh.query import And, Or, Term
 from whoosh.support.charset import accent_map
 from whoosh.writing import LockError
@@ -52,6 +52,8 @@ SUMMARY_BOOST = 1.5
 OTHER_LANGUAGE_WEIGHT = 0.5
 WORD = re.compile(r"\w+", re.UNICODE)
 RETRY_AFTER = 30.0  # seconds
+FACET_SAMPLE = 200  # facets count the departments and tags of the best matches
+SNIPPET_SOURCE = 2000  # characters of each body kept for highlighted snippets
 
 
 def fold(text: str) -> str:
@@ -75,6 +77,8 @@ def build_schema() -> Schema:
         "locale": ID(stored=True),
         "department": ID(stored=True, sortable=True),
         "tags": KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),
+        # The same tags as one column value: facets read columns, not stored documents.
+        "tag_list": ID(sortable=True),
         "url": STORED,
         "title": STORED,
         "body": STORED,
@@ -191,7 +195,10 @@ class WhooshBackend(SearchBackend):
         return {
             "doc_id": document.doc_id, "kind": document.kind, "locale": language,
             "department": document.department or "", "tags": ",".join(document.tags),
-            "url": document.url, "title": document.title, "body": document.body,
+            "tag_list": ",".join(document.tags),
+            # Only the start of the body is kept for snippets: reading stored fields is
+            # a large part of the cost of a results page.
+            "url": document.url, "title": document.title, "body": document.body[:SNIPPET_SOURCE],
             "summary": document.summary,
             "spell": f"{document.title} {document.summary} {document.body}",
             f"title_{language}": document.title,
@@ -250,7 +257,7 @@ class WhooshBackend(SearchBackend):
 
     # ------------------------------------------------------------ reading
 
-    def _parser(self, locale: str) -> MultifieldParser:
+    def _parser(self, locale: str, group=AndGroup) -> MultifieldParser:
         languages = [locale] + ([] if locale == "es" else ["es"])
         fields, boosts = [], {}
         for position, language in enumerate(languages):
@@ -259,8 +266,7 @@ class WhooshBackend(SearchBackend):
                                 ("body", 1.0)):
                 fields.append(f"{name}_{language}")
                 boosts[f"{name}_{language}"] = boost * weight
-        return MultifieldParser(fields, self.schema, fieldboosts=boosts,
-                                group=OrGroup.factory(0.9))
+        return MultifieldParser(fields, self.schema, fieldboosts=boosts, group=group)
 
     def _filter(self, query: SearchQuery):
         terms = [Or([Term("kind", kind) for kind in query.kinds])]
@@ -295,19 +301,20 @@ class WhooshBackend(SearchBackend):
             return SearchResults(hits=[], total=0, page=1, per_page=query.per_page)
         try:
             searcher = self._searcher()
-            parser = self._parser(locale)
-            parsed = parser.parse(text)
-            facets = {"department": sorting.FieldFacet("department", maptype=sorting.Count),
-                      "tags": sorting.FieldFacet("tags", allow_overlap=True,
-                                                 maptype=sorting.Count)}
             page = max(1, query.page)
-            results = searcher.search(parsed, limit=page * query.per_page,
-                                      filter=self._filter(query), groupedby=facets,
-                                      terms=True)
+            wanted = page * query.per_page
+            # All the words first (fast: intersections, few matches); any of them when
+            # that finds nothing, so a long question still gets the closest answers.
+            for group in (AndGroup, OrGroup.factory(0.9)):
+                parser = self._parser(locale, group)
+                results = searcher.search(parser.parse(text), filter=self._filter(query),
+                                          limit=max(wanted, FACET_SAMPLE))
+                if not results.is_empty():
+                    break
             results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
             results.formatter = _Marks()
             hits = []
-            for hit in results[(page - 1) * query.per_page: page * query.per_page]:
+            for hit in results[(page - 1) * query.per_page: wanted]:
                 language = hit["locale"]
                 # Our formatter escapes every piece of text it emits (see _Marks).
                 snippet = Markup(hit.highlights(f"body_{language}", text=hit["body"],  # noqa: S704
@@ -322,13 +329,8 @@ class WhooshBackend(SearchBackend):
             # Offer a correction only when the words found little: a rare but right
             # word ("empadronarme") should not be second-guessed.
             suggestion = self._suggestion(searcher, query.text, parser) if total < 3 else None
-            return SearchResults(
-                hits=hits, total=total, page=page, per_page=query.per_page,
-                facets={"department": {key: value for key, value in
-                                       results.groups("department").items() if key},
-                        "tags": {key: value for key, value in results.groups("tags").items()
-                                 if key}},
-                suggestion=suggestion)
+            return SearchResults(hits=hits, total=total, page=page, per_page=query.per_page,
+                                 facets=self._facets(results), suggestion=suggestion)
         except SearchUnavailable:
             raise
         except Exception as error:  # a damaged segment surfaces as struct.error and kin
@@ -336,6 +338,26 @@ class WhooshBackend(SearchBackend):
             self.close()
             self._failed_at = time.monotonic()
             raise SearchUnavailable(type(error).__name__) from error
+
+    @staticmethod
+    def _facets(results) -> dict[str, dict[str, int]]:
+        """Departments and tags among the best ``FACET_SAMPLE`` matches.
+
+        Counting every match (tens of thousands for a common word) cost ten times the
+        search itself; the best few hundred are what a reader narrows down anyway.
+        """
+        reader = results.searcher.reader()
+        department_column = reader.column_reader("department")
+        tag_column = reader.column_reader("tag_list")
+        departments: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        for _score, docnum in results.top_n[:FACET_SAMPLE]:
+            department = department_column[docnum]
+            if department:
+                departments[department] = departments.get(department, 0) + 1
+            for tag in filter(None, tag_column[docnum].split(",")):
+                tags[tag] = tags.get(tag, 0) + 1
+        return {"department": departments, "tags": tags}
 
     def status(self) -> dict[str, Any]:
         if not index.exists_in(self.path):
