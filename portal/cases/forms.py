@@ -50,6 +50,14 @@ CASE_ERRORS = {
     "bad_score": _l("Choose a rating from 1 to 5."),
     "cannot_reopen": _l("This case can no longer be reopened. Write a new question "
                         "and mention this reference."),
+    # Refusals of the staff's actions on a case.
+    "summary_required": _l("Write a resolution summary: the citizen receives it."),
+    "reason_required": _l("Give a reason for the transfer."),
+    "same_department": _l("The case is already in that department."),
+    "assignee_cannot_see": _l("That person cannot work on this department's cases."),
+    "merge_not_found": _l("There is no other open case with that reference that you can see."),
+    "merge_other_citizen": _l("Only cases of the same citizen can be merged."),
+    "invalid_transition": _l("The case cannot change to that status from its current one."),
 }
 
 

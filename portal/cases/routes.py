@@ -68,13 +68,14 @@ def _megabytes(size: int) -> str:
     return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), format="#,##0.#"))
 
 
-def _show_case_error(form, error: service.CaseError) -> None:
+def show_case_error(form, error: service.CaseError) -> None:
+    """Put a service refusal next to the form field at fault (or flash it)."""
     settings = current_app.config["PORTAL"]
     if error.code in FILE_ERRORS:
         message = FILE_ERRORS[error.code] % {
             "name": error.filename, "size": _megabytes(settings["UPLOAD_MAX_FILE_BYTES"])}
     else:
-        message = CASE_ERRORS.get(error.code, CASE_ERRORS["unknown_topic"]) % {
+        message = CASE_ERRORS.get(error.code, CASE_ERRORS["invalid_transition"]) % {
             "count": settings["UPLOAD_MAX_FILES"],
             "size": _megabytes(settings["UPLOAD_MAX_CASE_BYTES"])}
     target = getattr(form, error.field or "", None)
@@ -202,7 +203,7 @@ def _submit(form, kind: CaseKind):
         db.session.commit()
     except service.CaseError as error:
         db.session.rollback()
-        _show_case_error(form, error)
+        show_case_error(form, error)
         return None
     except IntegrityError:
         # The same form sent twice at once: the other request created the case.
@@ -256,59 +257,44 @@ def _author():
     return current_user if current_user.is_authenticated else None
 
 
-@bp.post("/cases/<reference>/reply")
-@limiter.limit("30 per hour")
-def reply(reference: str):
+def _act(reference: str, form_key: str, form_class, action, success: str, anchor=None):
+    """Validate the form, run the service action and commit; else show the errors."""
     case = _visible_case_or_404(reference)
-    form = ReplyForm()
+    form = form_class()
     if form.validate_on_submit():
         try:
-            service.add_citizen_message(case, form.body.data, _uploaded_files(form.attachments),
-                                        author=_author())
+            action(case, form)
             db.session.commit()
         except service.CaseError as error:
             db.session.rollback()
-            _show_case_error(form, error)
+            show_case_error(form, error)
         else:
-            flash(_("Your reply has been sent."), "success")
+            flash(success, "success")
             return redirect(url_for("cases.view_case", reference=case.reference,
-                                    _anchor="conversation"))
-    return _render_case(case, reply_form=form, status=400)
+                                    _anchor=anchor))
+    return _render_case(case, status=400, **{f"{form_key}_form": form})
+
+
+@bp.post("/cases/<reference>/reply")
+@limiter.limit("30 per hour")
+def reply(reference: str):
+    return _act(reference, "reply", ReplyForm, lambda case, form: service.add_citizen_message(
+        case, form.body.data, _uploaded_files(form.attachments), author=_author()),
+        _("Your reply has been sent."), anchor="conversation")
 
 
 @bp.post("/cases/<reference>/rate")
 def rate(reference: str):
-    case = _visible_case_or_404(reference)
-    form = RatingForm()
-    if form.validate_on_submit():
-        try:
-            service.rate_case(case, int(form.score.data), form.comment.data or "",
-                              author=_author())
-            db.session.commit()
-        except service.CaseError as error:
-            db.session.rollback()
-            _show_case_error(form, error)
-        else:
-            flash(_("Thank you for rating the answer."), "success")
-            return redirect(url_for("cases.view_case", reference=case.reference))
-    return _render_case(case, rating_form=form, status=400)
+    return _act(reference, "rating", RatingForm, lambda case, form: service.rate_case(
+        case, int(form.score.data), form.comment.data or "", author=_author()),
+        _("Thank you for rating the answer."))
 
 
 @bp.post("/cases/<reference>/reopen")
 def reopen(reference: str):
-    case = _visible_case_or_404(reference)
-    form = ReopenForm()
-    if form.validate_on_submit():
-        try:
-            service.reopen_case(case, form.reason.data, author=_author())
-            db.session.commit()
-        except service.CaseError as error:
-            db.session.rollback()
-            _show_case_error(form, error)
-        else:
-            flash(_("Your case is open again. We will answer you."), "success")
-            return redirect(url_for("cases.view_case", reference=case.reference))
-    return _render_case(case, reopen_form=form, status=400)
+    return _act(reference, "reopen", ReopenForm, lambda case, form: service.reopen_case(
+        case, form.reason.data, author=_author()),
+        _("Your case is open again. We will answer you."))
 
 
 @bp.get("/cases/<reference>/files/<int:attachment_id>")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -14,7 +13,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,8 +21,7 @@ from wtforms import SelectChoice
 from portal import clock, sla, storage
 from portal.cases import references
 from portal.cases import service as cases
-from portal.cases.forms import CASE_ERRORS, FILE_ERRORS
-from portal.cases.routes import _megabytes, _parse_topic, _topic_choices, _uploaded_files
+from portal.cases.routes import _parse_topic, _topic_choices, _uploaded_files, show_case_error
 from portal.extensions import db
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.models import (
@@ -62,15 +59,6 @@ def _labels():
     return {"status_label": lambda value: label_of(CaseStatus, value, "staff_label"),
             "priority_label": lambda value: label_of(CasePriority, value)}
 
-STAFF_ERRORS = {
-    "summary_required": _l("Write a resolution summary: the citizen receives it."),
-    "reason_required": _l("Give a reason for the transfer."),
-    "same_department": _l("The case is already in that department."),
-    "assignee_cannot_see": _l("That person cannot work on this department's cases."),
-    "merge_not_found": _l("There is no other open case with that reference that you can see."),
-    "merge_other_citizen": _l("Only cases of the same citizen can be merged."),
-    "invalid_transition": _l("The case cannot change to that status from its current one."),
-}
 
 
 # ---------------------------------------------------------------- queues
@@ -226,29 +214,11 @@ def _act(reference: str, form_key: str, form_class, action, success: str):
             return _render_case(case, http_status=409, stale=[], **{form_key: form})
         except cases.CaseError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_case_error(form, error)
         else:
             flash(success, "success")
             return redirect(url_for("staff.case", reference=case.reference))
     return _render_case(case, http_status=400, **{form_key: form})
-
-
-def _show_error(form, error: cases.CaseError) -> None:
-    settings = current_app.config["PORTAL"]
-    if error.code in FILE_ERRORS:
-        message = FILE_ERRORS[error.code] % {"name": error.filename, "size": _megabytes(
-            settings["UPLOAD_MAX_FILE_BYTES"])}
-    elif error.code in CASE_ERRORS:
-        message = CASE_ERRORS[error.code] % {"count": settings["UPLOAD_MAX_FILES"],
-                                             "size": _megabytes(
-                                                 settings["UPLOAD_MAX_CASE_BYTES"])}
-    else:
-        message = str(STAFF_ERRORS.get(error.code, STAFF_ERRORS["invalid_transition"]))
-    target = getattr(form, error.field or "", None)
-    if target is not None:
-        target.errors = [*target.errors, message]
-    else:
-        flash(message, "error")
 
 
 @bp.post("/cases/<reference>/reply")
@@ -358,7 +328,7 @@ def record():
             db.session.commit()
         except cases.CaseError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_case_error(form, error)
         else:
             flash(_("Case %(reference)s recorded.", reference=case.reference), "success")
             if service.can_see_case(current_user, case):
