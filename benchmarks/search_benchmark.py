@@ -1,7 +1,7 @@
 """Knowledge-base search at scale: Whoosh (the portal's backend) against SQLite FTS5.
 
     .venv/bin/python benchmarks/search_benchmark.py [--articles 100000] [--queries 500]
-        [--budget 240] [--breakdown 100] [--no-http] [--duration 10]
+        [--budget 150] [--breakdown 100] [--no-http] [--duration 10]
 
 Generates N synthetic Spanish knowledge-base articles (deterministic, random.Random(42);
 a Zipf-like vocabulary of a few thousand words built from ~300 municipal-service words
@@ -634,7 +634,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--budget", type=float, default=240,
+    parser.add_argument("--budget", type=float, default=150,
                         help="seconds for the Whoosh backend.search pass; the rest of the "
                         "queries are skipped once spent (0: no limit)")
     parser.add_argument("--breakdown", type=int, default=100,
