@@ -233,25 +233,22 @@ def _feedback(item: Article):
         ArticleFeedback.article_id == item.id)).all()
 
 
-@staff_bp.post("/<int:article_id>/publish")
-def publish(article_id: int):
+def _editorial(article_id: int, action, message: str):
     item = db.session.get(Article, article_id) or abort(404)
     try:
-        service.publish(current_user, item)
+        action(current_user, item)
     except service.PermissionDenied:
         abort(403)
     db.session.commit()
-    flash(_("Article published."), "success")
+    flash(message, "success")
     return redirect(url_for("knowledge_staff.edit", article_id=item.id))
+
+
+@staff_bp.post("/<int:article_id>/publish")
+def publish(article_id: int):
+    return _editorial(article_id, service.publish, _("Article published."))
 
 
 @staff_bp.post("/<int:article_id>/archive")
 def archive(article_id: int):
-    item = db.session.get(Article, article_id) or abort(404)
-    try:
-        service.archive(current_user, item)
-    except service.PermissionDenied:
-        abort(403)
-    db.session.commit()
-    flash(_("Article archived: it is no longer public."), "success")
-    return redirect(url_for("knowledge_staff.edit", article_id=item.id))
+    return _editorial(article_id, service.archive, _("Article archived: it is no longer public."))
