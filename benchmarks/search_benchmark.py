@@ -31,10 +31,12 @@ Prints figures and whether the targets hold; it never asserts timings.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import hashlib
 import http.client
-import inspect
 import itertools
 import os
+import pstats
 import random
 import re
 import shutil
@@ -54,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from portal import create_app  # noqa: E402
+from portal.search import whoosh_backend  # noqa: E402
 from portal.search.base import SearchDocument, SearchQuery  # noqa: E402
 from portal.search.whoosh_backend import WhooshBackend, _clean_query  # noqa: E402
 
@@ -354,7 +357,9 @@ def folder_size(path: Path) -> int:
 # ---------------------------------------------------------------- Whoosh
 
 def whoosh_raw(backend: WhooshBackend):
-    """Parse and rank the top 10, reading their stored fields: no facets, no highlights."""
+    """The backend's own parser (as configured: today AND of the words) and the top 10
+    with the kind filter, reading stored fields: no facets, highlights, fallback or
+    "did you mean"."""
     query = SearchQuery(text="", locale="es", per_page=10)
 
     def run(text: str) -> None:
@@ -365,63 +370,41 @@ def whoosh_raw(backend: WhooshBackend):
     return run
 
 
-def whoosh_breakdown(backend: WhooshBackend, queries: list[str],
-                     budget: float) -> dict[str, list[float]]:
-    """Time the steps of WhooshBackend.search one by one (mirrors its code).
+def whoosh_profile(backend: WhooshBackend, queries: list[str],
+                   budget: float) -> tuple[list[tuple[str, float]], list[int]]:
+    """Where backend.search spends its time, under cProfile, without mirroring its code.
 
-    "unfiltered" drops the kind filter (every document here is an article); "+ terms"
-    collects every match (needed for highlights); "+ facets" is the search the page
-    really runs; their difference is the cost of the facets.
+    Each call the backend's module makes into another module (Whoosh, markupsafe...) is
+    charged with its cumulative time, grouped as "backend function -> callee"; time in
+    the module's own lines is "own code". Returns (shares of the total, match counts).
     """
-    from whoosh import highlight, sorting
-
-    from portal.search.whoosh_backend import _Marks
-
-    stages: dict[str, list[float]] = {
-        "parse": [], "top 10 unfiltered": [], "top 10": [], "top 10 + terms": [],
-        "+ terms + facets": [],
-        "highlights": [], "did you mean": [], "matches": []}
-    query = SearchQuery(text="", locale="es", per_page=10)
-    searcher = backend._searcher()
-    # _suggestion() is private and its signature changes; pass the parser if it takes one.
-    wants_parser = "parser" in inspect.signature(backend._suggestion).parameters
+    module = whoosh_backend.__file__
+    profiler = cProfile.Profile()
+    matches = []
     deadline = time.perf_counter() + budget
-
-    def clock(stage: str, since: float) -> float:
-        now = time.perf_counter()
-        stages[stage].append((now - since) * 1000)
-        return now
-
     for text in queries:
         if time.perf_counter() > deadline:
             break
-        now = time.perf_counter()
-        parser = backend._parser("es")
-        parsed = parser.parse(_clean_query(text))
-        now = clock("parse", now)
-        searcher.search(parsed, limit=10)
-        now = clock("top 10 unfiltered", now)
-        searcher.search(parsed, limit=10, filter=backend._filter(query))
-        now = clock("top 10", now)
-        searcher.search(parsed, limit=10, filter=backend._filter(query), terms=True)
-        now = clock("top 10 + terms", now)
-        facets = {"department": sorting.FieldFacet("department", maptype=sorting.Count),
-                  "tags": sorting.FieldFacet("tags", allow_overlap=True,
-                                             maptype=sorting.Count)}
-        results = searcher.search(parsed, limit=10, filter=backend._filter(query),
-                                  groupedby=facets, terms=True)
-        results.groups("department"), results.groups("tags")
-        now = clock("+ terms + facets", now)
-        results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-        results.formatter = _Marks()
-        for hit in results[:10]:
-            hit.highlights(f"body_{hit['locale']}", text=hit["body"], top=2)
-        now = clock("highlights", now)
-        if len(results) < 3:
-            backend._suggestion(searcher, text, *((parser,) if wants_parser else ()))
-            clock("did you mean", now)
-        stages["matches"].append(len(results))
-    return stages
+        profiler.enable()
+        results = backend.search(SearchQuery(text=text, locale="es", per_page=10))
+        profiler.disable()
+        matches.append(results.total)
+    stats = pstats.Stats(profiler).stats
+    charged: Counter[str] = Counter()
+    total = 0.0
+    for (path, _line, name), (_cc, _nc, own, cumulative, callers) in stats.items():
+        if path == module:
+            charged["own code"] += own
+            if name == "search":
+                total += cumulative
+            continue
+        for (caller_path, _caller_line, caller), figures in callers.items():
+            if caller_path == module:
+                callee = name if path == "~" else f"{Path(path).stem}.{name}"
+                charged[f"{caller} -> {callee}"] += figures[3]
+    if not total:
+        return [], matches
+    return [(label, value / total) for label, value in charged.most_common(8)], matches
 
 
 # ---------------------------------------------------------------- FTS5
@@ -453,11 +436,13 @@ FTS5_SEARCH = ("SELECT rowid, title, snippet(t, 1, '<mark>', '</mark>', ' … ',
                "WHERE t MATCH ? ORDER BY rank LIMIT 10")
 
 
-def fts5_search(connection: sqlite3.Connection, operator: str):
+def fts5_search(connection: sqlite3.Connection, *operators: str):
+    """The first of ``operators`` that finds something (the backend: AND, then OR)."""
     def run(text: str) -> None:
-        expression = fts5_query(text, operator)
-        if expression:
-            connection.execute(FTS5_SEARCH, (expression,)).fetchall()
+        for operator in operators:
+            expression = fts5_query(text, operator)
+            if expression and connection.execute(FTS5_SEARCH, (expression,)).fetchall():
+                return
     return run
 
 
@@ -638,8 +623,8 @@ def main() -> None:
                         help="seconds for the Whoosh backend.search pass; the rest of the "
                         "queries are skipped once spent (0: no limit)")
     parser.add_argument("--breakdown", type=int, default=100,
-                        help="queries timed step by step in Whoosh, within a quarter of "
-                        "the budget (0 to skip)")
+                        help="queries profiled to attribute Whoosh's time, within a "
+                        "quarter of the budget (0 to skip)")
     parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True,
                         help="measure requests/s under gunicorn (default on)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -648,6 +633,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda _number, _frame: sys.exit(143))
 
     print(f"{os.cpu_count()} CPUs, load average {load()} (other processes skew the figures)")
+    source = Path(whoosh_backend.__file__)
+    print(f"backend: {source.relative_to(ROOT)} sha256 "
+          f"{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}, modified "
+          f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(source.stat().st_mtime))}")
     rng = random.Random(42)
     started = time.perf_counter()
     corpus = Corpus(rng)
@@ -694,8 +683,8 @@ def main() -> None:
         raw = whoosh_raw(backend)
         timed(raw, warmup)
         whoosh_raw_ms = timed(raw, measured[:answered])
-        stages = whoosh_breakdown(backend, measured[:min(answered, options.breakdown)],
-                                  options.budget / 4)
+        shares, matches = whoosh_profile(backend, measured[:min(answered, options.breakdown)],
+                                         options.budget / 4)
         backend.close()
         if answered < len(measured):
             print(f"Whoosh: time budget of {options.budget:.0f} s spent after {answered} of "
@@ -708,18 +697,18 @@ def main() -> None:
         print(f"FTS5: insert {fts5_index_s:.1f} s, "
               f"{folder_size(instance / 'fts5.db') / 2**20:.0f} MiB (SQLite "
               f"{sqlite3.sqlite_version})")
-        fts5_or, fts5_and = fts5_search(fts5, " OR "), fts5_search(fts5, " AND ")
+        fts5_base, fts5_or = fts5_search(fts5, " AND ", " OR "), fts5_search(fts5, " OR ")
+        timed(fts5_base, warmup)
+        fts5_ms = timed(fts5_base, measured[:answered])
         timed(fts5_or, warmup)
-        fts5_ms = timed(fts5_or, measured[:answered])
-        timed(fts5_and, warmup)
-        fts5_and_ms = timed(fts5_and, measured[:answered])
+        fts5_or_ms = timed(fts5_or, measured[:answered])
         fts5.close()
 
         count = len(documents)
         rows = [("Whoosh backend.search", count / whoosh_index_s, whoosh),
                 ("Whoosh raw (top 10 only)", None, whoosh_raw_ms),
-                ("FTS5 OR (baseline)", count / fts5_index_s, fts5_ms),
-                ("FTS5 AND (for reference)", None, fts5_and_ms)]
+                ("FTS5 AND, else OR (base)", count / fts5_index_s, fts5_ms),
+                ("FTS5 OR (for reference)", None, fts5_or_ms)]
         print(f"\n{'':26} {'index docs/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
               f"   p50 by query kind: words / typo / phrase")
         for label, rate, timings in rows:
@@ -734,15 +723,12 @@ def main() -> None:
         index_ratio = (count / whoosh_index_s) / (count / fts5_index_s)
         print(f"{'ratio Whoosh / FTS5':26} {index_ratio:11.3f}x {w50 / f50:7.1f}x "
               f"{w95 / f95:7.1f}x {w99 / f99:7.1f}x")
-        matches = sorted(stages.pop("matches"))
-        if matches:
-            print(f"Whoosh steps over the first {len(matches)} queries, p50 / p95 ms: "
-                  + ", ".join(f"{name} {percentile(values, .5):.1f} / "
-                              f"{percentile(values, .95):.1f}"
-                              + (f" ({len(values)} queries)" if name == "did you mean" else "")
-                              for name, values in stages.items() if values))
-            print(f"Whoosh matches per query: median {percentile(matches, .5):,}, "
-                  f"p95 {percentile(matches, .95):,}, max {matches[-1]:,}")
+        if shares:
+            matches.sort()
+            print(f"Whoosh time by call, profiling {len(matches)} backend.search calls "
+                  f"(matches per query: median {percentile(matches, .5):,}, max "
+                  f"{matches[-1]:,}):\n    " + "\n    ".join(
+                      f"{share:6.1%}  {label}" for label, share in shares))
         print("\nTargets:")
         for label, holds in (
                 (f"query p50 <= 3x FTS5 ({w50:.2f} vs {3 * f50:.2f} ms)", w50 <= 3 * f50),
