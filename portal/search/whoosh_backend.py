@@ -269,12 +269,16 @@ class WhooshBackend(SearchBackend):
         return MultifieldParser(fields, self.schema, fieldboosts=boosts, group=group)
 
     def _filter(self, query: SearchQuery):
-        terms = [Or([Term("kind", kind) for kind in query.kinds])]
+        """None when nothing narrows the search: a filter costs time in proportion to the
+        index size, and every document is an article or an idea."""
+        terms = []
+        if not {"article", "idea"} <= set(query.kinds):
+            terms.append(Or([Term("kind", kind) for kind in query.kinds]))
         if query.department:
             terms.append(Term("department", query.department))
         if query.tag:
             terms.append(Term("tags", query.tag.lower()))
-        return And(terms)
+        return And(terms) if terms else None
 
     def _suggestion(self, searcher, text: str, parser) -> str | None:
         """Correct the words that match nothing at all, even once stemmed."""

@@ -25,7 +25,9 @@ def test_pages_have_no_serious_accessibility_violations(live_server, page, langu
 @pytest.mark.parametrize("language", ["es", "en"])
 def test_form_error_state_is_accessible(live_server, page, language):
     page.goto(f"{live_server.url}/register?lang={language}")
-    page.locator("button[type=submit]").last.click()
+    # Wait for the answer page: checking straight after the click raced the navigation.
+    with page.expect_navigation():
+        page.locator("button[type=submit]").last.click()
     assert page.locator(".error-summary").is_visible()
     assert page.locator("[aria-invalid=true]").count() >= 3
     assert_accessible(page)
