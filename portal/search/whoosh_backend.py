@@ -15,17 +15,23 @@ segment with a large memory buffer.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import re
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
 from whoosh import highlight, index, scoring
-from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.analysis import DelimitedAttributeFilter, SpaceSeparatedTokenizer, Token, Tokenizer
+from whoosh.analysis.tokenizers import default_pattern as TOKEN
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.collectors import WrappingCollector
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
@@ -52,29 +58,135 @@ SUMMARY_BOOST = 1.5
 OTHER_LANGUAGE_WEIGHT = 0.5
 WORD = re.compile(r"\w+", re.UNICODE)
 RETRY_AFTER = 30.0  # seconds
-FACET_SAMPLE = 200  # facets count the departments and tags of the best matches
+FACET_SAMPLE = 100  # facets count the departments and tags of the best matches
+# Up to this many possible matches every one is scored and counted; beyond it, scoring
+# is bounded to the first SCAN_LIMIT matches of the titles, then of the bodies.
+EXACT_LIMIT = 2000
+SCAN_LIMIT = 1000
 SNIPPET_SOURCE = 2000  # characters of each body kept for highlighted snippets
+VOCABULARY = "vocabulary"  # the kind of the entries that hold shared spelling words
+# Posting blocks are left uncompressed: zlib cost more time writing and reading them than
+# the disk it saved was worth.
+COMPRESSION = 0
+VOCABULARY_CHUNK = 5000  # words per vocabulary entry
+# Bulk indexing runs in this many processes, each writing its own segment.
+BULK_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 def fold(text: str) -> str:
-    return text.lower().translate(accent_map)
+    text = text.lower()
+    return text if text.isascii() else text.translate(accent_map)
 
 
-def analyzer_for(language: str):
-    chain = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
-    stem_language = STEMMERS[language]
-    if stem_language:
-        stop_words = [fold(word) for word in stopwords_for_language(stem_language)]
-        chain = chain | StopFilter(stoplist=stop_words, minsize=2) | StemFilter(
-            stemfn=stemmer_for_language(stem_language), cachesize=100_000)
-    return chain
+class LanguageAnalyzer(Tokenizer):
+    """Words, lower-cased and accent-folded, stop words dropped and stemmed, in one pass.
+
+    The same tokens as ``RegexTokenizer | LowercaseFilter | CharsetFilter(accent_map) |
+    StopFilter(minsize=2) | StemFilter``, positions renumbered past stop words as
+    StopFilter does; fused because passing each token through five generators was most
+    of the cost of indexing. Languages without a stemmer are folded only.
+    """
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        stem_language = STEMMERS[language]
+        self.is_morph = stem_language is not None
+        self._stops = frozenset(fold(word) for word in stopwords_for_language(stem_language)
+                                ) if stem_language else frozenset()
+        self._stemmer = stemmer_for_language(stem_language) if stem_language else None
+        self._stems: dict[str, str] = {}
+
+    def __eq__(self, other) -> bool:
+        return self.__class__ is other.__class__ and self.language == other.language
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self.language))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Whoosh pickles the schema into the index; the stem cache stays out of it.
+        return {"language": self.language}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["language"])
+
+    def _stem(self, word: str) -> str:
+        stem = self._stems.get(word)
+        if stem is None:
+            if len(self._stems) > 200_000:
+                self._stems.clear()
+            stem = self._stems[word] = self._stemmer(word)
+        return stem
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
+                 **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        stops = self._stops
+        stemming = self._stemmer is not None
+        position = None
+        matches = TOKEN.finditer(value) if tokenize else [_Whole(value)]
+        for number, match in enumerate(matches):
+            original = match.group(0)
+            text = fold(original)
+            stopped = stemming and (len(text) < 2 or text in stops)
+            if stopped and removestops:
+                continue
+            token.stopped = stopped
+            token.text = text if stopped or not stemming else self._stem(text)
+            token.boost = 1.0
+            if keeporiginal:
+                token.original = original
+            if positions:
+                if stopped or not stemming:
+                    token.pos = start_pos + number
+                else:  # numbered as StopFilter renumbers: one after the last kept word
+                    position = start_pos + number if position is None else position + 1
+                    token.pos = position
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+
+
+class _Whole:
+    """A match covering a whole value (``tokenize=False``)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def group(self, _number: int) -> str:
+        return self.value
+
+    def start(self) -> int:
+        return 0
+
+    def end(self) -> int:
+        return len(self.value)
+
+
+# The spelling vocabulary: folded words with their counts as "word^count", so that a
+# whole corpus's vocabulary can be stored in a few documents (see rebuild).
+SPELLING_ANALYZER = SpaceSeparatedTokenizer() | DelimitedAttributeFilter("^", "boost", 1.0, float)
+
+
+def vocabulary(*texts: str) -> Counter[str]:
+    """Folded words and how often each occurs (words are folded once each, not the text)."""
+    words: Counter[str] = Counter()
+    for word, count in Counter(WORD.findall(" ".join(texts).lower())).items():
+        words[word if word.isascii() else word.translate(accent_map)] += count
+    return words
+
+
+def spelling_value(words: Counter[str] | list[tuple[str, int]]) -> str:
+    items = words.items() if isinstance(words, Counter) else words
+    return " ".join(f"{word}^{count}" for word, count in items)
 
 
 def build_schema() -> Schema:
     fields: dict[str, Any] = {
         "doc_id": ID(stored=True, unique=True),
         "kind": ID(stored=True),
-        "locale": ID(stored=True),
+        "locale": STORED,
         "department": ID(stored=True, sortable=True),
         "tags": KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),
         # The same tags as one column value: facets read columns, not stored documents.
@@ -83,12 +195,11 @@ def build_schema() -> Schema:
         "title": STORED,
         "body": STORED,
         "summary": STORED,
-        # Unstemmed, folded words of every document: the vocabulary for "did you mean".
-        "spell": TEXT(analyzer=RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map),
-                      spelling=True, phrase=False),
+        # Unstemmed, folded words with their counts: the vocabulary for "did you mean".
+        "spell": TEXT(analyzer=SPELLING_ANALYZER, spelling=True, phrase=False),
     }
     for language in LANGUAGES:
-        analyzer = analyzer_for(language)
+        analyzer = LanguageAnalyzer(language)
         fields[f"title_{language}"] = TEXT(analyzer=analyzer, field_boost=TITLE_BOOST)
         fields[f"summary_{language}"] = TEXT(analyzer=analyzer, field_boost=SUMMARY_BOOST)
         fields[f"body_{language}"] = TEXT(analyzer=analyzer)
@@ -125,6 +236,22 @@ def _clean_query(text: str) -> str:
     parts = [f'"{" ".join(WORD.findall(phrase))}"' for phrase in phrases
              if WORD.findall(phrase)]
     return " ".join(parts + words)
+
+
+class _Bounded(WrappingCollector):
+    """Stops collecting after ``most`` matches (counted across segments)."""
+
+    def __init__(self, child, most: int) -> None:
+        super().__init__(child)
+        self.most = most
+        self.collected = 0
+
+    def collect_matches(self):
+        for sub_docnum in self.child.matches():
+            self.child.collect(sub_docnum)
+            self.collected += 1
+            if self.collected >= self.most:
+                break
 
 
 class WhooshBackend(SearchBackend):
@@ -190,8 +317,13 @@ class WhooshBackend(SearchBackend):
 
     # ------------------------------------------------------------ writing
 
-    def _fields(self, document: SearchDocument) -> dict[str, Any]:
+    def _fields(self, document: SearchDocument, spelling: str | None = None) -> dict[str, Any]:
+        """The stored and indexed fields of ``document``; by default its words join the
+        spelling vocabulary (rebuild stores that vocabulary separately)."""
         language = document.locale if document.locale in LANGUAGES else "es"
+        if spelling is None:
+            spelling = spelling_value(vocabulary(document.title, document.summary,
+                                                 document.body))
         return {
             "doc_id": document.doc_id, "kind": document.kind, "locale": language,
             "department": document.department or "", "tags": ",".join(document.tags),
@@ -199,8 +331,7 @@ class WhooshBackend(SearchBackend):
             # Only the start of the body is kept for snippets: reading stored fields is
             # a large part of the cost of a results page.
             "url": document.url, "title": document.title, "body": document.body[:SNIPPET_SOURCE],
-            "summary": document.summary,
-            "spell": f"{document.title} {document.summary} {document.body}",
+            "summary": document.summary, "spell": spelling,
             f"title_{language}": document.title,
             f"summary_{language}": document.summary,
             f"body_{language}": document.body,
@@ -230,23 +361,47 @@ class WhooshBackend(SearchBackend):
 
     def rebuild(self, documents: Iterable[SearchDocument],
                 progress: Callable[[int], None] | None = None) -> int:
-        """Build a fresh index beside the old one, then swap it in."""
+        """Build a fresh index beside the old one, then swap it in.
+
+        Documents are indexed by ``BULK_PROCESSES`` processes, one segment each. The
+        spelling vocabulary is stored once for the whole corpus, not once per document
+        (that was half of all postings), in a few "vocabulary" entries; like a spelling
+        checker's minimum frequency, it keeps only words that two or more documents use,
+        so a word found in just one article (often a typo, or a name) is never offered.
+        """
         self.close()
         self._failed_at = None
         fresh = self.path.with_name(self.path.name + ".new")
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
         new_index = index.create_in(fresh, self.schema)
-        # One segment, a big buffer, no merging: several times faster than the default.
-        writer = new_index.writer(limitmb=256, procs=1, multisegment=False)
+        writer = new_index.writer(procs=BULK_PROCESSES, multisegment=True, batchsize=500,
+                                  limitmb=256, codec=W3Codec(compression=COMPRESSION))
         count = 0
-        for document in documents:
-            writer.add_document(**self._fields(document))
-            count += 1
-            if progress is not None:
-                progress(1)
-        writer.commit(optimize=False)
-        new_index.close()
+        users: Counter[str] = Counter()  # word -> how many documents use it
+        frequency: Counter[str] = Counter()
+        try:
+            for document in documents:
+                # The writer's processes index while this one counts words.
+                writer.add_document(**self._fields(document, spelling=""))
+                words = vocabulary(document.title, document.summary, document.body)
+                users.update(words.keys())
+                frequency.update(words)
+                count += 1
+                if progress is not None:
+                    progress(1)
+            shared = sorted((word, frequency[word]) for word, used in users.items()
+                            if used > 1)
+            for start in range(0, len(shared), VOCABULARY_CHUNK):
+                writer.add_document(doc_id=f"vocabulary:{start // VOCABULARY_CHUNK}",
+                                    kind=VOCABULARY,
+                                    spell=spelling_value(shared[start:start + VOCABULARY_CHUNK]))
+            writer.commit(optimize=False)
+        except BaseException:
+            writer.cancel()
+            raise
+        finally:
+            new_index.close()
         old = self.path.with_name(self.path.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if self.path.exists():
@@ -257,15 +412,16 @@ class WhooshBackend(SearchBackend):
 
     # ------------------------------------------------------------ reading
 
-    def _parser(self, locale: str, group=AndGroup) -> MultifieldParser:
+    def _parser(self, locale: str, group=AndGroup,
+                names=("title", "summary", "body")) -> MultifieldParser:
         languages = [locale] + ([] if locale == "es" else ["es"])
+        boost_of = {"title": TITLE_BOOST, "summary": SUMMARY_BOOST, "body": 1.0}
         fields, boosts = [], {}
         for position, language in enumerate(languages):
             weight = 1.0 if position == 0 else OTHER_LANGUAGE_WEIGHT
-            for name, boost in (("title", TITLE_BOOST), ("summary", SUMMARY_BOOST),
-                                ("body", 1.0)):
+            for name in names:
                 fields.append(f"{name}_{language}")
-                boosts[f"{name}_{language}"] = boost * weight
+                boosts[f"{name}_{language}"] = boost_of[name] * weight
         return MultifieldParser(fields, self.schema, fieldboosts=boosts, group=group)
 
     def _filter(self, query: SearchQuery):
@@ -280,16 +436,28 @@ class WhooshBackend(SearchBackend):
             terms.append(Term("tags", query.tag.lower()))
         return And(terms) if terms else None
 
-    def _suggestion(self, searcher, text: str, parser) -> str | None:
+    def _known(self, searcher, word: str, locale: str) -> bool:
+        """Whether ``word`` is in the index: as written (folded) or, stemmed, in a field
+        the search looks at. Lexicon look-ups only; no search."""
+        reader = searcher.reader()
+        if reader.frequency("spell", fold(word)):
+            return True
+        for language in {locale, "es"}:
+            analyzer = self.schema[f"body_{language}"].analyzer
+            for token in analyzer(word):
+                if any(reader.doc_frequency(f"{name}_{language}", token.text)
+                       for name in ("title", "summary", "body")):
+                    return True
+        return False
+
+    def _suggestion(self, searcher, text: str, locale: str) -> str | None:
         """Correct the words that match nothing at all, even once stemmed."""
         corrector = searcher.corrector("spell")
         changed = False
         words = []
         for word in WORD.findall(text):
             folded = fold(word)
-            unknown = (len(folded) > 3 and not searcher.reader().frequency("spell", folded)
-                       and searcher.search(parser.parse(word), limit=1).is_empty())
-            if unknown:
+            if len(folded) > 3 and not self._known(searcher, word, locale):
                 suggestions = corrector.suggest(folded, limit=1, maxdist=2)
                 if suggestions:
                     words.append(suggestions[0])
@@ -298,7 +466,29 @@ class WhooshBackend(SearchBackend):
             words.append(word)
         return " ".join(words) if changed else None
 
+    def _ranked(self, searcher, parsed, query: SearchQuery, limit: int, bounded: bool):
+        """The best ``limit`` matches; with ``bounded``, only the first ``SCAN_LIMIT``
+        matches are scored. Returns (top [(score, docnum)], matches counted)."""
+        if not bounded:
+            # Every match is scored anyway, so the collector counts them as it goes
+            # instead of running the query a second time for the total.
+            results = searcher.search(parsed, filter=self._filter(query), limit=limit,
+                                      optimize=False)
+            return results.top_n, len(results)
+        collector = _Bounded(searcher.collector(limit=limit, filter=self._filter(query)),
+                             SCAN_LIMIT)
+        searcher.search_with_collector(parsed, collector)
+        return collector.results().top_n, collector.collected
+
     def search(self, query: SearchQuery) -> SearchResults:
+        """Ranked, highlighted, faceted results.
+
+        Up to ``EXACT_LIMIT`` possible matches every match is scored, counted and
+        faceted. Beyond that (a common word in a large index) scoring is bounded, the
+        way search engines do it at scale: title and summary matches first (short
+        lists, and the best answers), then body matches until ``SCAN_LIMIT`` matches
+        have been scored; the total is then an estimate.
+        """
         locale = query.locale if query.locale in LANGUAGES else "es"
         text = _clean_query(query.text)
         if not text:
@@ -307,34 +497,37 @@ class WhooshBackend(SearchBackend):
             searcher = self._searcher()
             page = max(1, query.page)
             wanted = page * query.per_page
+            sample = max(wanted, FACET_SAMPLE)
+            top: list[tuple[float, int]] = []
+            total, exact = 0, True
             # All the words first (fast: intersections, few matches); any of them when
             # that finds nothing, so a long question still gets the closest answers.
             for group in (AndGroup, OrGroup.factory(0.9)):
-                parser = self._parser(locale, group)
-                results = searcher.search(parser.parse(text), filter=self._filter(query),
-                                          limit=max(wanted, FACET_SAMPLE))
-                if not results.is_empty():
+                parsed = self._parser(locale, group).parse(text)
+                estimate = parsed.estimate_size(searcher.reader())
+                if estimate <= EXACT_LIMIT:
+                    top, total = self._ranked(searcher, parsed, query, sample, bounded=False)
+                else:
+                    exact = False
+                    heading = self._parser(locale, group, names=("title", "summary"))
+                    top, _count = self._ranked(searcher, heading.parse(text), query, sample,
+                                               bounded=True)
+                    if len(top) < wanted:
+                        seen = {docnum for _score, docnum in top}
+                        more, _count = self._ranked(searcher, parsed, query,
+                                                    wanted + len(seen), bounded=True)
+                        top += [item for item in more if item[1] not in seen]
+                    total = max(len(top), self._estimate(searcher, parsed, group))
+                if top:
                     break
-            results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-            results.formatter = _Marks()
-            hits = []
-            for hit in results[(page - 1) * query.per_page: wanted]:
-                language = hit["locale"]
-                # Our formatter escapes every piece of text it emits (see _Marks).
-                snippet = Markup(hit.highlights(f"body_{language}", text=hit["body"],  # noqa: S704
-                                                top=2)) or escape(hit["summary"] or
-                                                                   hit["body"][:200])
-                hits.append(Hit(
-                    doc_id=hit["doc_id"], kind=hit["kind"], title=hit["title"], url=hit["url"],
-                    snippet=snippet, locale=language, department=hit["department"],
-                    tags=tuple(tag for tag in hit["tags"].split(",") if tag),
-                    score=hit.score or 0.0))
-            total = len(results)
+            hits = [self._hit(searcher, score, docnum, text)
+                    for score, docnum in top[(page - 1) * query.per_page: wanted]]
             # Offer a correction only when the words found little: a rare but right
             # word ("empadronarme") should not be second-guessed.
-            suggestion = self._suggestion(searcher, query.text, parser) if total < 3 else None
+            suggestion = self._suggestion(searcher, query.text, locale) if total < 3 else None
             return SearchResults(hits=hits, total=total, page=page, per_page=query.per_page,
-                                 facets=self._facets(results), suggestion=suggestion)
+                                 facets=self._facets(searcher, top[:sample]),
+                                 suggestion=suggestion, exact_total=exact)
         except SearchUnavailable:
             raise
         except Exception as error:  # a damaged segment surfaces as struct.error and kin
@@ -344,18 +537,65 @@ class WhooshBackend(SearchBackend):
             raise SearchUnavailable(type(error).__name__) from error
 
     @staticmethod
-    def _facets(results) -> dict[str, dict[str, int]]:
+    def _documents(searcher) -> int:
+        # Vocabulary entries are written only by rebuild, never deleted one by one, so
+        # their term count is exact.
+        return searcher.doc_count() - searcher.doc_frequency("kind", VOCABULARY)
+
+    def _estimate(self, searcher, parsed, group) -> int:
+        """Matches expected, the words taken as independent: the product of their shares
+        of the index for "all of the words", their sum (capped) for "any of them"."""
+        reader = searcher.reader()
+        documents = max(1, self._documents(searcher))
+        # A word is an Or over the fields searched; the query, an And or Or of words.
+        words = [parsed]
+        if isinstance(parsed, And | Or) and any(isinstance(sub, Or) for sub in parsed.subqueries):
+            words = parsed.subqueries
+
+        def share(word) -> float:
+            fields = word.subqueries if isinstance(word, Or) else [word]
+            return min(1.0, max(field.estimate_size(reader) for field in fields) / documents)
+
+        shares = [share(word) for word in words]
+        if group is AndGroup:
+            return int(documents * math.prod(shares))
+        return int(documents * min(1.0, sum(shares)))
+
+    def _hit(self, searcher, score: float, docnum: int, text: str) -> Hit:
+        stored = searcher.stored_fields(docnum)
+        language = stored["locale"]
+        snippet = self._snippet(searcher, docnum, stored, text, language)
+        return Hit(doc_id=stored["doc_id"], kind=stored["kind"], title=stored["title"],
+                   url=stored["url"], snippet=snippet, locale=language,
+                   department=stored["department"],
+                   tags=tuple(tag for tag in stored["tags"].split(",") if tag),
+                   score=score or 0.0)
+
+    def _snippet(self, searcher, docnum: int, stored: dict, text: str, language: str) -> Markup:
+        """The passages of the body around the query's words, the words marked."""
+        field = f"body_{language}"
+        words = {token.text for token in self.schema[field].analyzer(text)}
+        fragments = highlight.highlight(
+            stored["body"], frozenset(words), self.schema[field].analyzer,
+            highlight.ContextFragmenter(maxchars=220, surround=60), _Marks(), top=2,
+            scorer=highlight.BasicFragmentScorer())
+        # Our formatter escapes every piece of text it emits (see _Marks).
+        return (Markup(fragments) if fragments  # noqa: S704
+                else escape(stored["summary"] or stored["body"][:200]))
+
+    @staticmethod
+    def _facets(searcher, top) -> dict[str, dict[str, int]]:
         """Departments and tags among the best ``FACET_SAMPLE`` matches.
 
         Counting every match (tens of thousands for a common word) cost ten times the
         search itself; the best few hundred are what a reader narrows down anyway.
         """
-        reader = results.searcher.reader()
+        reader = searcher.reader()
         department_column = reader.column_reader("department")
         tag_column = reader.column_reader("tag_list")
         departments: dict[str, int] = {}
         tags: dict[str, int] = {}
-        for _score, docnum in results.top_n[:FACET_SAMPLE]:
+        for _score, docnum in top:
             department = department_column[docnum]
             if department:
                 departments[department] = departments.get(department, 0) + 1
@@ -367,7 +607,7 @@ class WhooshBackend(SearchBackend):
         if not index.exists_in(self.path):
             return {"backend": self.name, "status": "missing"}
         try:
-            documents = self._searcher().doc_count()
+            documents = self._documents(self._searcher())
         except SearchUnavailable as error:
             return {"backend": self.name, "status": "error", "error": str(error)}
         return {"backend": self.name, "status": "ok", "documents": documents}

@@ -169,3 +169,13 @@ def test_locked_index_keeps_the_write_and_retries(app, db, client, editor, artic
 def test_search_service_is_backend_neutral(app, articles):
     results = knowledge.search_articles(SearchQuery(text="multa", locale="es"))
     assert results.total == 2 and not results.fallback
+
+
+def test_a_very_common_word_is_answered_with_an_estimated_total(client, articles, monkeypatch):
+    from portal.search import whoosh_backend
+
+    monkeypatch.setattr(whoosh_backend, "EXACT_LIMIT", 1)
+    found, page = titles(client, "multa")
+    assert found[:2] == ["Cómo pagar una multa de tráfico", "Recurrir una sanción"]
+    assert "About 2 results" in titles(client, "multa", lang="en")[1]
+    assert "Unos 2 resultados" in page
