@@ -62,7 +62,7 @@ FACET_SAMPLE = 100  # facets count the departments and tags of the best matches
 # Up to this many possible matches every one is scored and counted; beyond it, scoring
 # is bounded to the first SCAN_LIMIT matches of the titles, then of the bodies.
 EXACT_LIMIT = 2000
-SCAN_LIMIT = 1000
+SCAN_LIMIT = 500
 SNIPPET_SOURCE = 2000  # characters of each body kept for highlighted snippets
 VOCABULARY = "vocabulary"  # the kind of the entries that hold shared spelling words
 # Posting blocks are left uncompressed: zlib cost more time writing and reading them than
@@ -71,6 +71,7 @@ COMPRESSION = 0
 VOCABULARY_CHUNK = 5000  # words per vocabulary entry
 # Bulk indexing runs in this many processes, each writing its own segment.
 BULK_PROCESSES = max(1, min(4, os.cpu_count() or 1))
+BULK_MEMORY_MB = 1024  # per process: postings sorted in memory, not in temporary runs
 
 
 def fold(text: str) -> str:
@@ -376,7 +377,7 @@ class WhooshBackend(SearchBackend):
         fresh.mkdir(parents=True)
         new_index = index.create_in(fresh, self.schema)
         writer = new_index.writer(procs=BULK_PROCESSES, multisegment=True, batchsize=500,
-                                  limitmb=256, codec=W3Codec(compression=COMPRESSION))
+                                  limitmb=BULK_MEMORY_MB, codec=W3Codec(compression=COMPRESSION))
         count = 0
         users: Counter[str] = Counter()  # word -> how many documents use it
         frequency: Counter[str] = Counter()
