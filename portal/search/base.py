@@ -65,10 +65,12 @@ class SearchResults:
     suggestion: str | None = None  # "did you mean"
     fallback: bool = False  # answered by the database because the index is unavailable
     exact_total: bool = True  # False: ``total`` is an estimate (a very common word)
+    reachable: int | None = None  # results the pages can show, when fewer than ``total``
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        shown = self.total if self.reachable is None else min(self.total, self.reachable)
+        return max(1, -(-shown // self.per_page))
 
 
 class SearchUnavailable(Exception):

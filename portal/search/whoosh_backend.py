@@ -8,8 +8,8 @@ language has its own title and body fields; a query is analysed like the fields 
 searches: the reader's language first, then Spanish, the language most content is in.
 
 Speed (DESIGN.md §3): opening a searcher copies index files, so each thread keeps one
-and only opens a new one when the index has changed; the bulk writer indexes in one
-segment with a large memory buffer.
+and only opens a new one when the index has changed; the bulk writer indexes in several
+processes with a large memory buffer; a very common word gets bounded scoring (search).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ TITLE_BOOST = 3.0
 SUMMARY_BOOST = 1.5
 OTHER_LANGUAGE_WEIGHT = 0.5
 WORD = re.compile(r"\w+", re.UNICODE)
+WHOLE = re.compile(r"\A.*\Z", re.DOTALL)  # the whole value as one token (tokenize=False)
 RETRY_AFTER = 30.0  # seconds
 FACET_SAMPLE = 100  # facets count the departments and tags of the best matches
 # Up to this many possible matches every one is scored and counted; beyond it, scoring
@@ -125,7 +126,7 @@ class LanguageAnalyzer(Tokenizer):
         stops = self._stops
         stemming = self._stemmer is not None
         position = None
-        matches = TOKEN.finditer(value) if tokenize else [_Whole(value)]
+        matches = (TOKEN if tokenize else WHOLE).finditer(value)
         for number, match in enumerate(matches):
             original = match.group(0)
             text = fold(original)
@@ -147,22 +148,6 @@ class LanguageAnalyzer(Tokenizer):
                 token.startchar = start_char + match.start()
                 token.endchar = start_char + match.end()
             yield token
-
-
-class _Whole:
-    """A match covering a whole value (``tokenize=False``)."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def group(self, _number: int) -> str:
-        return self.value
-
-    def start(self) -> int:
-        return 0
-
-    def end(self) -> int:
-        return len(self.value)
 
 
 # The spelling vocabulary: folded words with their counts as "word^count", so that a
@@ -467,19 +452,20 @@ class WhooshBackend(SearchBackend):
             words.append(word)
         return " ".join(words) if changed else None
 
-    def _ranked(self, searcher, parsed, query: SearchQuery, limit: int, bounded: bool):
-        """The best ``limit`` matches; with ``bounded``, only the first ``SCAN_LIMIT``
-        matches are scored. Returns (top [(score, docnum)], matches counted)."""
-        if not bounded:
-            # Every match is scored anyway, so the collector counts them as it goes
-            # instead of running the query a second time for the total.
-            results = searcher.search(parsed, filter=self._filter(query), limit=limit,
-                                      optimize=False)
-            return results.top_n, len(results)
+    def _exact(self, searcher, parsed, query: SearchQuery, limit: int):
+        """The best ``limit`` matches [(score, docnum)] and how many match in all."""
+        # Every match is scored anyway, so the collector counts them as it goes instead
+        # of running the query a second time for the total.
+        results = searcher.search(parsed, filter=self._filter(query), limit=limit,
+                                  optimize=False)
+        return results.top_n, len(results)
+
+    def _bounded(self, searcher, parsed, query: SearchQuery, limit: int):
+        """The best ``limit`` of the first ``SCAN_LIMIT`` matches [(score, docnum)]."""
         collector = _Bounded(searcher.collector(limit=limit, filter=self._filter(query)),
                              SCAN_LIMIT)
         searcher.search_with_collector(parsed, collector)
-        return collector.results().top_n, collector.collected
+        return collector.results().top_n
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Ranked, highlighted, faceted results.
@@ -500,25 +486,23 @@ class WhooshBackend(SearchBackend):
             wanted = page * query.per_page
             sample = max(wanted, FACET_SAMPLE)
             top: list[tuple[float, int]] = []
-            total, exact = 0, True
+            total, reachable = 0, None
             # All the words first (fast: intersections, few matches); any of them when
             # that finds nothing, so a long question still gets the closest answers.
             for group in (AndGroup, OrGroup.factory(0.9)):
                 parsed = self._parser(locale, group).parse(text)
                 estimate = parsed.estimate_size(searcher.reader())
                 if estimate <= EXACT_LIMIT:
-                    top, total = self._ranked(searcher, parsed, query, sample, bounded=False)
+                    top, total = self._exact(searcher, parsed, query, sample)
                 else:
-                    exact = False
                     heading = self._parser(locale, group, names=("title", "summary"))
-                    top, _count = self._ranked(searcher, heading.parse(text), query, sample,
-                                               bounded=True)
+                    top = self._bounded(searcher, heading.parse(text), query, sample)
                     if len(top) < wanted:
                         seen = {docnum for _score, docnum in top}
-                        more, _count = self._ranked(searcher, parsed, query,
-                                                    wanted + len(seen), bounded=True)
+                        more = self._bounded(searcher, parsed, query, wanted + len(seen))
                         top += [item for item in more if item[1] not in seen]
                     total = max(len(top), self._estimate(searcher, parsed, group))
+                    reachable = min(total, SCAN_LIMIT)
                 if top:
                     break
             hits = [self._hit(searcher, score, docnum, text)
@@ -528,7 +512,8 @@ class WhooshBackend(SearchBackend):
             suggestion = self._suggestion(searcher, query.text, locale) if total < 3 else None
             return SearchResults(hits=hits, total=total, page=page, per_page=query.per_page,
                                  facets=self._facets(searcher, top[:sample]),
-                                 suggestion=suggestion, exact_total=exact)
+                                 suggestion=suggestion, exact_total=reachable is None,
+                                 reachable=reachable)
         except SearchUnavailable:
             raise
         except Exception as error:  # a damaged segment surfaces as struct.error and kin
@@ -565,14 +550,14 @@ class WhooshBackend(SearchBackend):
     def _hit(self, searcher, score: float, docnum: int, text: str) -> Hit:
         stored = searcher.stored_fields(docnum)
         language = stored["locale"]
-        snippet = self._snippet(searcher, docnum, stored, text, language)
+        snippet = self._snippet(stored, text, language)
         return Hit(doc_id=stored["doc_id"], kind=stored["kind"], title=stored["title"],
                    url=stored["url"], snippet=snippet, locale=language,
                    department=stored["department"],
                    tags=tuple(tag for tag in stored["tags"].split(",") if tag),
                    score=score or 0.0)
 
-    def _snippet(self, searcher, docnum: int, stored: dict, text: str, language: str) -> Markup:
+    def _snippet(self, stored: dict, text: str, language: str) -> Markup:
         """The passages of the body around the query's words, the words marked."""
         field = f"body_{language}"
         words = {token.text for token in self.schema[field].analyzer(text)}
@@ -589,7 +574,7 @@ class WhooshBackend(SearchBackend):
         """Departments and tags among the best ``FACET_SAMPLE`` matches.
 
         Counting every match (tens of thousands for a common word) cost ten times the
-        search itself; the best few hundred are what a reader narrows down anyway.
+        search itself; the best hundred are what a reader narrows down anyway.
         """
         reader = searcher.reader()
         department_column = reader.column_reader("department")

@@ -53,6 +53,8 @@ def test_same_tokens_as_the_filter_chain(language, text):
     assert tokens(LanguageAnalyzer(language), text) == tokens(reference_chain(language), text)
     assert (tokens(LanguageAnalyzer(language), text, removestops=False)
             == tokens(reference_chain(language), text, removestops=False))
+    assert (tokens(LanguageAnalyzer(language), text, tokenize=False)
+            == tokens(reference_chain(language), text, tokenize=False))
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,6 +103,7 @@ def test_bounded_search_puts_title_matches_first_and_estimates_the_total(large):
     assert len(results.hits) == 10
     assert results.exact_total is False
     assert 40 <= results.total <= 42  # estimated; 42 articles match
+    assert results.pages == 2  # only the first SCAN_LIMIT (15) matches are scored
     assert sum(results.facets["department"].values()) <= whoosh_backend.FACET_SAMPLE
 
 
