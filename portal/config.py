@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": "",  # empty: SQLite in the instance folder
     "SECRET_KEY": "",  # empty: generated on first run and kept in the instance folder
     "SEARCH_BACKEND": "whoosh",
+    # Result pages each process keeps for the current state of the search index.
+    "SEARCH_RESULTS_CACHE": 1000,
     "REDIS_URL": "",
     "MAIL_SERVER": "",  # empty: write each message as an .eml file to instance/outbox/
     "MAIL_PORT": 587,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
@@ -29,6 +30,15 @@ guard_blueprint(staff_bp, Role.AGENT)
 PER_PAGE = 10
 
 
+def _search_links(base: str):
+    """``link(q=..., department=...)``: a link to the search page with other words or
+    filters, as url_for builds it but with the route looked up once per page (a page
+    of results has some twenty such links). Empty values are left out."""
+    def link(**params) -> str:
+        return f"{base}?{urlencode({key: value for key, value in params.items() if value})}"
+    return link
+
+
 def _department_names() -> dict[str, str]:
     language = current_language()
     return {department.slug: department.name(language)
@@ -48,20 +58,21 @@ def index():
                         page=int(page) if page.isdigit() and 0 < int(page) < 1000 else 1,
                         per_page=PER_PAGE)
     results = service.search_articles(query) if text else None
-    latest = []
-    if not text:
+    latest, counts = [], {}
+    if not text:  # the start page: the latest answers and the departments' counts
         latest = db.session.scalars(select(Article).where(
             Article.status == ArticleStatus.PUBLISHED, Article.locale == current_language())
             .order_by(Article.published_at.desc()).limit(10)).all()
-    counts = dict(db.session.execute(
-        select(Department.slug, func.count(Article.id)).join(Article.department)
-        .where(Article.status == ArticleStatus.PUBLISHED).group_by(Department.slug)).all())
+        counts = dict(db.session.execute(
+            select(Department.slug, func.count(Article.id)).join(Article.department)
+            .where(Article.status == ArticleStatus.PUBLISHED).group_by(Department.slug)).all())
     tag_slugs = list(results.facets.get("tags", {})) if results else []
     tag_labels = dict(db.session.execute(
         select(Tag.slug, Tag.label).where(Tag.slug.in_(tag_slugs))).all()) if tag_slugs else {}
     return render_template("knowledge/index.html", form=form, query=query, results=results,
                            latest=latest, department_counts=counts, tag_labels=tag_labels,
-                           department_names=_department_names())
+                           department_names=_department_names(),
+                           search_link=_search_links(url_for("knowledge.index")))
 
 
 @bp.get("/kb/<int:article_id>", defaults={"slug": None})

@@ -22,4 +22,6 @@ def register(app: Flask) -> None:
         raise ValueError(f"Unknown search backend {name!r}")
     from portal.search.whoosh_backend import WhooshBackend
 
-    app.extensions["portal_search"] = WhooshBackend(app.config["SEARCH_INDEX_PATH"])
+    app.extensions["portal_search"] = WhooshBackend(
+        app.config["SEARCH_INDEX_PATH"],
+        results_cache=app.config["PORTAL"]["SEARCH_RESULTS_CACHE"])

@@ -4,39 +4,52 @@ Per-language analysis: text is lower-cased and accent-folded (so ``informacion``
 ``información``), stop words are dropped and words are stemmed with the language's
 Snowball stemmer where Whoosh has one (Spanish, English; Galician uses the Portuguese
 one, its nearest relative; Catalan and Basque are folded but not stemmed). Each
-language has its own title and body fields; a query is analysed like the fields it
-searches: the reader's language first, then Spanish, the language most content is in.
+language has two fields: ``text`` holds title, summary and body in one posting list,
+the title's words weighing TITLE_BOOST times a body word's (BM25F: fields are weighted
+before the term frequency saturates), and ``heading`` holds title and summary alone for
+the first tier of bounded scoring. A query is analysed like the fields it searches: the
+reader's language first, then Spanish, the language most content is in.
 
 Speed (DESIGN.md §3): opening a searcher copies index files, so each thread keeps one
-and only opens a new one when the index has changed; the bulk writer indexes in several
-processes with a large memory buffer; a very common word gets bounded scoring (search).
+and only opens a new one when the index has changed. Whoosh steps through posting lists
+in Python, so matching is done here instead: documents are found with set operations on
+decoded posting lists (kept in memory for the current state of the index) and scored
+with BM25F from the same lists; Whoosh's matchers only check phrases. The bulk writer
+indexes in several processes with a large memory buffer, and positions are written so
+that a block read for its document numbers alone is cheap (_PostingsWriter).
 """
 
 from __future__ import annotations
 
+import functools
+import heapq
 import logging
-import math
 import os
 import re
 import shutil
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
-from whoosh import highlight, index, scoring
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from whoosh import index, scoring
 from whoosh.analysis import DelimitedAttributeFilter, SpaceSeparatedTokenizer, Token, Tokenizer
 from whoosh.analysis.tokenizers import default_pattern as TOKEN
-from whoosh.codec.whoosh3 import W3Codec
-from whoosh.collectors import WrappingCollector
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, W3PostingsWriter
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.lang import stemmer_for_language, stopwords_for_language
-from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
-from whoosh.query import And, Or, Term
+from whoosh.matching import ReadTooFar
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.support.charset import accent_map
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import LockError
 
 from portal.search.base import (
@@ -55,16 +68,25 @@ LANGUAGES = ("es", "en", "ca", "eu", "gl")
 STEMMERS = {"es": "es", "en": "en", "gl": "pt", "ca": None, "eu": None}
 TITLE_BOOST = 3.0
 SUMMARY_BOOST = 1.5
+# In the ``text`` field's value, title, summary and body are separated by this character;
+# the analyzer gives each word its part's weight.
+PART = "\x1e"
+PART_BOOSTS = (TITLE_BOOST, SUMMARY_BOOST, 1.0)
 OTHER_LANGUAGE_WEIGHT = 0.5
 WORD = re.compile(r"\w+", re.UNICODE)
 WHOLE = re.compile(r"\A.*\Z", re.DOTALL)  # the whole value as one token (tokenize=False)
 RETRY_AFTER = 30.0  # seconds
 FACET_SAMPLE = 100  # facets count the departments and tags of the best matches
-# Up to this many possible matches every one is scored and counted; beyond it, scoring
-# is bounded to the first SCAN_LIMIT matches of the titles, then of the bodies.
-EXACT_LIMIT = 2000
-SCAN_LIMIT = 500
+# Every match is counted, but at most this many are scored: those with the words in
+# their title or summary first, then the others (search).
+SCAN_LIMIT = 300
+BM25_K1, BM25_B = 1.2, 0.75  # Whoosh's defaults
+PHRASE_BATCH = 50  # documents checked for a phrase at a time, beyond SCAN_LIMIT
+POSTINGS_CACHE = 4_000_000  # postings kept decoded: a number and a weight, 8 bytes each
 SNIPPET_SOURCE = 2000  # characters of each body kept for highlighted snippets
+SNIPPET_CONTEXT = 70  # characters shown on each side of a marked word
+SNIPPET_LENGTH = 240  # at most this many characters in one passage
+SNIPPET_PASSAGES = 2
 VOCABULARY = "vocabulary"  # the kind of the entries that hold shared spelling words
 # Posting blocks are left uncompressed: zlib cost more time writing and reading them than
 # the disk it saved was worth.
@@ -86,7 +108,9 @@ class LanguageAnalyzer(Tokenizer):
     The same tokens as ``RegexTokenizer | LowercaseFilter | CharsetFilter(accent_map) |
     StopFilter(minsize=2) | StemFilter``, positions renumbered past stop words as
     StopFilter does; fused because passing each token through five generators was most
-    of the cost of indexing. Languages without a stemmer are folded only.
+    of the cost of indexing. Languages without a stemmer are folded only. In a value
+    made of parts separated by ``PART`` (title, summary, body) each word weighs its
+    part's ``PART_BOOSTS``.
     """
 
     def __init__(self, language: str) -> None:
@@ -126,6 +150,8 @@ class LanguageAnalyzer(Tokenizer):
         stops = self._stops
         stemming = self._stemmer is not None
         position = None
+        parts = [index_ for index_, char in enumerate(value) if char == PART
+                 ] if PART in value else None
         matches = (TOKEN if tokenize else WHOLE).finditer(value)
         for number, match in enumerate(matches):
             original = match.group(0)
@@ -135,7 +161,8 @@ class LanguageAnalyzer(Tokenizer):
                 continue
             token.stopped = stopped
             token.text = text if stopped or not stemming else self._stem(text)
-            token.boost = 1.0
+            token.boost = 1.0 if parts is None else PART_BOOSTS[
+                min(bisect_right(parts, match.start()), len(PART_BOOSTS) - 1)]
             if keeporiginal:
                 token.original = original
             if positions:
@@ -168,6 +195,95 @@ def spelling_value(words: Counter[str] | list[tuple[str, int]]) -> str:
     return " ".join(f"{word}^{count}" for word, count in items)
 
 
+def _blocks(matcher: W3LeafMatcher) -> Iterator[tuple[tuple[int, ...], Any]]:
+    """The document numbers and weights of a posting list, a block (up to 128) at a time."""
+    while not matcher._atend:
+        if matcher._ids is None:
+            matcher._read_ids()
+        if matcher._weights is None:
+            matcher._read_weights()
+        yield matcher._ids, matcher._weights
+        matcher._next_block()
+
+
+def _all_postings(matcher) -> tuple[list[int], list[float]]:
+    """Document numbers and weights from any matcher (short lists kept in the lexicon)."""
+    ids, weights = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return ids, weights
+
+
+class _LeafMatcher(W3LeafMatcher):
+    """Whoosh's posting-list reader, except that ``skip_to`` finds its place within a
+    block by binary search; Whoosh steps one posting at a time, and an intersection of
+    two long lists calls ``skip_to`` for every candidate."""
+
+    def skip_to(self, targetid):
+        if not self.is_active():
+            raise ReadTooFar
+        if targetid <= self.id():
+            return
+        while targetid > self._maxid:  # the block's last id
+            self._next_block()
+            if self._atend:
+                return
+        if self._ids is None:
+            self._read_ids()
+        self._i = bisect_left(self._ids, targetid, self._i)
+
+    def _read_ids(self):
+        if self._data is None:
+            self._read_data()
+        ids = self._data[0]
+        # Stored as differences; accumulate() adds them up in C.
+        self._ids = ids if self._byteids else tuple(accumulate(ids))
+
+    def _read_values(self):
+        if self._data is None:
+            self._read_data()
+        values = self._data[2]
+        if not (isinstance(values, tuple) and len(values) == 2
+                and isinstance(values[0], array)):
+            return super()._read_values()
+        lengths, packed = values  # written by _PostingsWriter
+        ends = tuple(accumulate(lengths))
+        self._values = tuple(packed[end - length:end]
+                             for end, length in zip(ends, lengths, strict=True))
+
+
+class _PostingsWriter(W3PostingsWriter):
+    """Whoosh's posting writer, except that a block's values (a word's positions in each
+    document) are written as one bytes object and their lengths, not as a tuple of one
+    bytes object per document: a block read for its document numbers alone (most are)
+    then unpickles five times faster."""
+
+    def _mini_values(self):
+        fixed = self._format.fixed_value_size()
+        if fixed is not None and fixed >= 0:
+            return super()._mini_values()
+        return array("I", map(len, self._values)), b"".join(self._values)
+
+
+class Codec(W3Codec):
+    """Whoosh's codec, writing postings with ``_PostingsWriter`` and reading them with
+    ``_LeafMatcher``. Segments remember the codec that wrote them, so an index keeps
+    using it; segments of Whoosh's own codec are still read as Whoosh reads them."""
+
+    def postings_writer(self, dbfile, byteids=False):
+        return _PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
+                               compression=self._compression,
+                               inlinelimit=self._inlinelimit)
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term, scorer)
+        offset, length = terminfo.extent()
+        return _LeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
+
+
 def build_schema() -> Schema:
     fields: dict[str, Any] = {
         "doc_id": ID(stored=True, unique=True),
@@ -186,69 +302,93 @@ def build_schema() -> Schema:
     }
     for language in LANGUAGES:
         analyzer = LanguageAnalyzer(language)
-        fields[f"title_{language}"] = TEXT(analyzer=analyzer, field_boost=TITLE_BOOST)
-        fields[f"summary_{language}"] = TEXT(analyzer=analyzer, field_boost=SUMMARY_BOOST)
-        fields[f"body_{language}"] = TEXT(analyzer=analyzer)
+        fields[f"heading_{language}"] = TEXT(analyzer=analyzer)
+        fields[f"text_{language}"] = TEXT(analyzer=analyzer)
     return Schema(**fields)
 
 
-class _Marks(highlight.Formatter):
-    """Escaped snippet text with <mark> around the words that matched."""
-
-    between = " … "
-
-    def format_token(self, text, token, replace=False):
-        return f"<mark>{escape(highlight.get_text(text, token, replace))}</mark>"
-
-    def format_fragment(self, fragment, replace=False):
-        output = []
-        index_ = fragment.startchar
-        text = fragment.text
-        for token in fragment.matches:
-            if token.startchar < index_:
-                continue
-            output.append(str(escape(text[index_:token.startchar])))
-            output.append(self.format_token(text, token, replace))
-            index_ = token.endchar
-        output.append(str(escape(text[index_:fragment.endchar])))
-        return "".join(output)
+def query_parts(text: str) -> list[str]:
+    """The words and double-quoted phrases of ``text``; any other query syntax a citizen
+    never means (operators, wildcards, field names) is dropped."""
+    phrases = [" ".join(WORD.findall(phrase)) for phrase in re.findall(r'"([^"]+)"', text)]
+    return [phrase for phrase in phrases if phrase] + WORD.findall(re.sub(r'"[^"]*"', " ", text))
 
 
-def _clean_query(text: str) -> str:
-    """Keep words and double-quoted phrases; drop query syntax a citizen never means."""
-    phrases = re.findall(r'"([^"]+)"', text)
-    rest = re.sub(r'"[^"]*"', " ", text)
-    words = WORD.findall(rest)
-    parts = [f'"{" ".join(WORD.findall(phrase))}"' for phrase in phrases
-             if WORD.findall(phrase)]
-    return " ".join(parts + words)
+@functools.lru_cache(maxsize=512)
+def _word_starts(beginnings: tuple[str, ...]) -> re.Pattern:
+    return re.compile(rf"\b(?:{'|'.join(map(re.escape, beginnings))})\w*")
 
 
-class _Bounded(WrappingCollector):
-    """Stops collecting after ``most`` matches (counted across segments)."""
+def snippet(body: str, words: frozenset[str], analyzer, fallback: str) -> Markup:
+    """Up to ``SNIPPET_PASSAGES`` passages of ``body`` around the first of its words whose
+    analysed form is in ``words``, those words in <mark>; every piece of text escaped.
 
-    def __init__(self, child, most: int) -> None:
-        super().__init__(child)
-        self.most = most
-        self.collected = 0
-
-    def collect_matches(self):
-        for sub_docnum in self.child.matches():
-            self.child.collect(sub_docnum)
-            self.collected += 1
-            if self.collected >= self.most:
-                break
+    Reading stops at the last word needed, so a long body costs no more than its start;
+    a word is only analysed (stemmed) when it begins like one of ``words``, as a stem
+    begins its word.
+    """
+    passages: list[list[int]] = []  # [start, end, start of a mark, end of it, ...]
+    beginnings = tuple(sorted({word[:3] for word in words}))
+    folded = fold(body)
+    if len(folded) == len(body):  # folding kept every offset: search the folded text
+        found = _word_starts(beginnings).finditer(folded)
+    else:
+        found = (match for match in TOKEN.finditer(body)
+                 if fold(match.group(0)).startswith(beginnings))
+    for match in found:
+        if not any(token.text in words for token in analyzer(body[match.start():match.end()])):
+            continue
+        start, end = match.span()
+        if passages and end - passages[-1][0] <= SNIPPET_LENGTH - 2 * SNIPPET_CONTEXT:
+            passages[-1][1] = end
+            passages[-1] += [start, end]
+        elif len(passages) < SNIPPET_PASSAGES:
+            passages.append([start, end, start, end])
+        else:
+            break
+    if not passages:
+        return escape(fallback)
+    output = []
+    for first, last, *marks in passages:
+        # Widen to whole words around the marks, SNIPPET_CONTEXT characters each side.
+        start = max(0, first - SNIPPET_CONTEXT)
+        if start:
+            space = body.find(" ", start, first)
+            start = space + 1 if space != -1 else start
+        end = min(len(body), last + SNIPPET_CONTEXT)
+        if end < len(body):
+            space = body.rfind(" ", last, end)
+            end = space if space != -1 else end
+        pieces = []
+        position = start
+        for mark_start, mark_end in zip(marks[::2], marks[1::2], strict=True):
+            pieces += [escape(body[position:mark_start]), Markup("<mark>"),
+                       escape(body[mark_start:mark_end]), Markup("</mark>")]
+            position = mark_end
+        pieces.append(escape(body[position:end]))
+        output.append((start, end, Markup("").join(pieces)))
+    text = Markup(" … ").join(passage for _start, _end, passage in output)
+    return (Markup("… ") if output[0][0] else Markup("")) + text + (
+        Markup(" …") if output[-1][1] < len(body) else Markup(""))
 
 
 class WhooshBackend(SearchBackend):
     name = "whoosh"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, results_cache: int = 1000) -> None:
         self.path = Path(path)
+        # Pages of results kept for the current state of the index (0: none); a commit
+        # changes the state, so a page is never older than the index.
+        self.results_cache = results_cache
+        self._results: OrderedDict[tuple, SearchResults] = OrderedDict()
         self.schema = build_schema()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._index = None
+        self._spelling_cache: _Spelling | None = None
+        self._postings_cache: OrderedDict[tuple, tuple[array, array]] = OrderedDict()
+        self._postings_size = 0
+        self._lengths_cache: OrderedDict[tuple, list[tuple[int, bytes]]] = OrderedDict()
         # After a failure, wait before touching the files again: a damaged segment leaks
         # a file handle inside Whoosh on every attempt to open it.
         self._failed_at: float | None = None
@@ -263,6 +403,11 @@ class WhooshBackend(SearchBackend):
                 try:
                     if not index.exists_in(self.path):
                         raise SearchUnavailable("missing")
+                    written = index.open_dir(self.path)
+                    outdated = set(written.schema.names()) != set(self.schema.names())
+                    written.close()
+                    if outdated:  # by an earlier version: its fields would match nothing
+                        raise SearchUnavailable("outdated")
                     self._index = index.open_dir(self.path, schema=self.schema)
                     self._failed_at = None
                 except SearchUnavailable:
@@ -288,7 +433,13 @@ class WhooshBackend(SearchBackend):
             self.close()
             self._failed_at = time.monotonic()
             raise SearchUnavailable(type(error).__name__) from error
-        self._local.searcher = searcher
+        if searcher is not getattr(self._local, "searcher", None):
+            self._local.searcher = searcher
+            # What the index holds: its segments and how many deletions each has. The
+            # caches of decoded postings and of results are valid for one state only.
+            self._local.state = tuple(
+                (leaf.segment().segment_id(), leaf.segment().deleted_count())
+                for leaf, _offset in searcher.reader().leaf_readers())
         return searcher
 
     def close(self) -> None:
@@ -300,6 +451,11 @@ class WhooshBackend(SearchBackend):
             if self._index is not None:
                 self._index.close()
                 self._index = None
+            self._postings_cache.clear()
+            self._postings_size = 0
+            self._results.clear()
+            self._lengths_cache.clear()
+            self._spelling_cache = None
 
     # ------------------------------------------------------------ writing
 
@@ -318,14 +474,13 @@ class WhooshBackend(SearchBackend):
             # a large part of the cost of a results page.
             "url": document.url, "title": document.title, "body": document.body[:SNIPPET_SOURCE],
             "summary": document.summary, "spell": spelling,
-            f"title_{language}": document.title,
-            f"summary_{language}": document.summary,
-            f"body_{language}": document.body,
+            f"heading_{language}": f"{document.title}\n{document.summary}",
+            f"text_{language}": PART.join((document.title, document.summary, document.body)),
         }
 
     def index(self, documents: Iterable[SearchDocument]) -> None:
         try:
-            writer = self._open().writer(timeout=5.0)
+            writer = self._open().writer(timeout=5.0, codec=Codec(compression=COMPRESSION))
         except LockError as error:
             raise SearchUnavailable("locked") from error
         try:
@@ -338,7 +493,7 @@ class WhooshBackend(SearchBackend):
 
     def delete(self, doc_ids: Iterable[str]) -> None:
         try:
-            writer = self._open().writer(timeout=5.0)
+            writer = self._open().writer(timeout=5.0, codec=Codec(compression=COMPRESSION))
         except LockError as error:
             raise SearchUnavailable("locked") from error
         for doc_id in doc_ids:
@@ -362,7 +517,7 @@ class WhooshBackend(SearchBackend):
         fresh.mkdir(parents=True)
         new_index = index.create_in(fresh, self.schema)
         writer = new_index.writer(procs=BULK_PROCESSES, multisegment=True, batchsize=500,
-                                  limitmb=BULK_MEMORY_MB, codec=W3Codec(compression=COMPRESSION))
+                                  limitmb=BULK_MEMORY_MB, codec=Codec(compression=COMPRESSION))
         count = 0
         users: Counter[str] = Counter()  # word -> how many documents use it
         frequency: Counter[str] = Counter()
@@ -398,122 +553,292 @@ class WhooshBackend(SearchBackend):
 
     # ------------------------------------------------------------ reading
 
-    def _parser(self, locale: str, group=AndGroup,
-                names=("title", "summary", "body")) -> MultifieldParser:
+    def _words(self, parts: list[str], locale: str) -> list[list[tuple[str, tuple, float]]]:
+        """Each word or phrase as it is looked for: [(language, stems, boost)], the
+        reader's language first and, at OTHER_LANGUAGE_WEIGHT, Spanish. Parts that are
+        only stop words are left out."""
         languages = [locale] + ([] if locale == "es" else ["es"])
-        boost_of = {"title": TITLE_BOOST, "summary": SUMMARY_BOOST, "body": 1.0}
-        fields, boosts = [], {}
-        for position, language in enumerate(languages):
-            weight = 1.0 if position == 0 else OTHER_LANGUAGE_WEIGHT
-            for name in names:
-                fields.append(f"{name}_{language}")
-                boosts[f"{name}_{language}"] = boost_of[name] * weight
-        return MultifieldParser(fields, self.schema, fieldboosts=boosts, group=group)
+        words = []
+        for part in parts:
+            choices = []
+            for position, language in enumerate(languages):
+                stems = tuple(token.text
+                              for token in self.schema[f"text_{language}"].analyzer(part))
+                if stems:
+                    choices.append((language, stems,
+                                    1.0 if position == 0 else OTHER_LANGUAGE_WEIGHT))
+            if choices:
+                words.append(choices)
+        return words
 
-    def _filter(self, query: SearchQuery):
-        """None when nothing narrows the search: a filter costs time in proportion to the
-        index size, and every document is an article or an idea."""
-        terms = []
+    def _filter_ids(self, reader, query: SearchQuery) -> set[int] | None:
+        """The documents the filters allow, or None when nothing narrows the search."""
+        allowed = None
         if not {"article", "idea"} <= set(query.kinds):
-            terms.append(Or([Term("kind", kind) for kind in query.kinds]))
-        if query.department:
-            terms.append(Term("department", query.department))
-        if query.tag:
-            terms.append(Term("tags", query.tag.lower()))
-        return And(terms) if terms else None
+            allowed = set().union(*(self._ids(reader, "kind", kind) for kind in query.kinds))
+        for field, value in (("department", query.department), ("tags", query.tag.lower())):
+            if value:
+                ids = self._ids(reader, field, value)
+                allowed = set(ids) if allowed is None else allowed.intersection(ids)
+        return allowed
 
-    def _known(self, searcher, word: str, locale: str) -> bool:
+    def _known(self, reader, word: str, locale: str) -> bool:
         """Whether ``word`` is in the index: as written (folded) or, stemmed, in a field
         the search looks at. Lexicon look-ups only; no search."""
-        reader = searcher.reader()
         if reader.frequency("spell", fold(word)):
             return True
         for language in {locale, "es"}:
-            analyzer = self.schema[f"body_{language}"].analyzer
-            for token in analyzer(word):
-                if any(reader.doc_frequency(f"{name}_{language}", token.text)
-                       for name in ("title", "summary", "body")):
+            for token in self.schema[f"text_{language}"].analyzer(word):
+                if reader.doc_frequency(f"text_{language}", token.text):
                     return True
         return False
 
+    def _spelling(self, reader) -> _Spelling:
+        with self._lock:
+            if self._spelling_cache is None or self._spelling_cache.state != self._local.state:
+                self._spelling_cache = _Spelling(reader, self._local.state)
+            return self._spelling_cache
+
     def _suggestion(self, searcher, text: str, locale: str) -> str | None:
         """Correct the words that match nothing at all, even once stemmed."""
-        corrector = searcher.corrector("spell")
+        reader = searcher.reader()
         changed = False
         words = []
         for word in WORD.findall(text):
             folded = fold(word)
-            if len(folded) > 3 and not self._known(searcher, word, locale):
-                suggestions = corrector.suggest(folded, limit=1, maxdist=2)
-                if suggestions:
-                    words.append(suggestions[0])
+            if len(folded) > 3 and not self._known(reader, word, locale):
+                correction = self._spelling(reader).correct(folded, reader, locale)
+                if correction:
+                    words.append(correction)
                     changed = True
                     continue
             words.append(word)
         return " ".join(words) if changed else None
 
-    def _exact(self, searcher, parsed, query: SearchQuery, limit: int):
-        """The best ``limit`` matches [(score, docnum)] and how many match in all."""
-        # Every match is scored anyway, so the collector counts them as it goes instead
-        # of running the query a second time for the total.
-        results = searcher.search(parsed, filter=self._filter(query), limit=limit,
-                                  optimize=False)
-        return results.top_n, len(results)
+    def _postings(self, reader, field: str, text: str) -> tuple[array, array]:
+        """The numbers of the live documents that have ``text`` in ``field``, in order,
+        and the word's weight in each (its frequency, title words counting more).
 
-    def _bounded(self, searcher, parsed, query: SearchQuery, limit: int):
-        """The best ``limit`` of the first ``SCAN_LIMIT`` matches [(score, docnum)]."""
-        collector = _Bounded(searcher.collector(limit=limit, filter=self._filter(query)),
-                             SCAN_LIMIT)
-        searcher.search_with_collector(parsed, collector)
-        return collector.results().top_n
+        Decoded a block at a time and kept (least recently used first out, at most
+        POSTINGS_CACHE numbers) for this state of the index: the common words of a
+        knowledge base come back in query after query.
+        """
+        key = (self._local.state, field, text)  # the state of this thread's searcher
+        with self._lock:
+            postings = self._postings_cache.get(key)
+            if postings is not None:
+                self._postings_cache.move_to_end(key)
+                return postings
+        ids, weights = array("i"), array("f")
+        for leaf, offset in reader.leaf_readers():
+            if (field, text) not in leaf:
+                continue
+            matcher = leaf.postings(field, text)
+            deleted: frozenset[int] = frozenset()
+            if isinstance(matcher, FilterMatcher):  # Whoosh's way of hiding deletions
+                deleted, matcher = leaf.deleted_docs_set, matcher.child
+            blocks = (_blocks(matcher) if isinstance(matcher, W3LeafMatcher)
+                      else [_all_postings(matcher)])
+            for block_ids, block_weights in blocks:
+                if deleted:
+                    kept = [index_ for index_, docnum in enumerate(block_ids)
+                            if docnum not in deleted]
+                    block_ids = [block_ids[index_] for index_ in kept]
+                    block_weights = [block_weights[index_] for index_ in kept]
+                ids.extend(map(offset.__add__, block_ids) if offset else block_ids)
+                weights.extend(block_weights)
+        with self._lock:
+            if key not in self._postings_cache:  # another thread may have read it too
+                self._postings_size += len(ids)
+            self._postings_cache[key] = (ids, weights)
+            while self._postings_size > POSTINGS_CACHE and len(self._postings_cache) > 1:
+                self._postings_size -= len(self._postings_cache.popitem(last=False)[1][0])
+        return ids, weights
+
+    def _ids(self, reader, field: str, text: str) -> array:
+        return self._postings(reader, field, text)[0]
+
+    def _candidates(self, reader, words, field: str, any_word: bool) -> set[int]:
+        """Documents with all (or any) of ``words`` in ``field``: set operations on the
+        decoded posting lists, run in C, instead of Whoosh stepping through them in
+        Python. A phrase's documents have all its words; the phrase itself is checked
+        when the documents are scored."""
+        def documents(choices) -> Iterable[int]:
+            """The documents of one word or phrase, in any of its languages."""
+            found_in: list[Iterable[int]] = []
+            for language, stems, _boost in choices:
+                lists = sorted((self._ids(reader, f"{field}_{language}", stem)
+                                for stem in set(stems)), key=len)
+                found_in.append(set(lists[0]).intersection(*lists[1:]) if len(lists) > 1
+                                else lists[0])
+            return found_in[0] if len(found_in) == 1 else set().union(*found_in)
+
+        if any_word:
+            return set().union(*(documents(choices) for choices in words))
+        # The rarest word first; the others are only read through, not made into sets.
+        found: set[int] | None = None
+        for choices in sorted(words, key=lambda choices: min(
+                reader.doc_frequency(f"{field}_{language}", stems[0])
+                for language, stems, _boost in choices)):
+            found = set(documents(choices)) if found is None else found.intersection(
+                documents(choices))
+            if not found:
+                break
+        return found or set()
+
+    @staticmethod
+    def _verify(searcher, words, any_word: bool, docnums: list[int]) -> list[int]:
+        """Those of ``docnums`` (in order) where each phrase's words stand together (any
+        of the words and phrases, with ``any_word``). Positions are read only for these
+        documents; Whoosh's phrase matcher works out the spans of every document it
+        passes on its way."""
+        leaves = list(searcher.reader().leaf_readers())
+        starts = [offset for _leaf, offset in leaves]
+        matchers: dict[tuple, Any] = {}  # (segment, field, stem) -> a matcher going forward
+
+        def posting(segment: int, field: str, stem: str, local: int):
+            key = (segment, field, stem)
+            if key not in matchers:
+                leaf = leaves[segment][0]
+                matcher = leaf.postings(field, stem) if (field, stem) in leaf else None
+                # Deleted documents are never candidates: no need to hide them.
+                matchers[key] = matcher.child if isinstance(matcher, FilterMatcher) else matcher
+            matcher = matchers[key]
+            if matcher is not None and matcher.is_active() and matcher.id() < local:
+                matcher.skip_to(local)
+            if matcher is not None and matcher.is_active() and matcher.id() == local:
+                return matcher
+            return None
+
+        def has(choice, segment: int, local: int) -> bool:
+            language, stems, _boost = choice
+            found = [posting(segment, f"text_{language}", stem, local) for stem in stems]
+            if None in found:
+                return False
+            if len(stems) == 1:
+                return True
+            first, *rest = [matcher.value_as("positions") for matcher in found]
+            rest = [set(positions) for positions in rest]
+            return any(all(start + step in positions for step, positions in enumerate(rest, 1))
+                       for start in first)
+
+        kept = []
+        for docnum in docnums:
+            segment = bisect_right(starts, docnum) - 1
+            local = docnum - starts[segment]
+            checks = (any(has(choice, segment, local) for choice in choices) for choices in words)
+            if any(checks) if any_word else all(checks):
+                kept.append(docnum)
+        return kept
+
+    def _lengths(self, reader, field: str) -> list[tuple[int, bytes]]:
+        """[(first docnum, one byte per document)] per segment: the field's length in each
+        document, as Whoosh stores it (decode with byte_to_length). Read whole, once per
+        state of the index: asking Whoosh document by document was most of scoring."""
+        key = (self._local.state, field)
+        with self._lock:
+            tables = self._lengths_cache.get(key)
+        if tables is None:
+            tables = []
+            for leaf, offset in reader.leaf_readers():
+                # Whoosh has no public way to read a whole length column.
+                column = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+                tables.append((offset, column._dbfile.get(column._basepos, column._count)
+                               if column is not None else b""))
+            with self._lock:
+                self._lengths_cache[key] = tables
+                if len(self._lengths_cache) > 2 * len(LANGUAGES):
+                    self._lengths_cache.popitem(last=False)
+        return tables
+
+    def _score(self, searcher, words, docnums: list[int]) -> list[tuple[float, int]]:
+        """[(BM25 score, docnum)] of documents that have the words.
+
+        The weights come from the decoded posting lists (see _postings); with Whoosh's
+        matchers each document cost a dozen Python calls per word.
+        """
+        reader = searcher.reader()
+        terms = []
+        for choices in words:
+            for language, stems, boost in choices:
+                field = f"text_{language}"
+                average = searcher.avg_field_length(field) or 1
+                lengths = self._lengths(reader, field)
+                for stem in set(stems):
+                    ids, weights = self._postings(reader, field, stem)
+                    terms.append((ids, weights, boost * searcher.idf(field, stem), average,
+                                  lengths))
+        starts = [offset for offset, _table in terms[0][4]] if terms else []
+        scored = []
+        for docnum in docnums:
+            score = 0.0
+            segment = bisect_right(starts, docnum) - 1
+            for ids, weights, idf, average, lengths in terms:
+                position = bisect_left(ids, docnum)
+                if position < len(ids) and ids[position] == docnum:
+                    frequency = weights[position]
+                    offset, table = lengths[segment]
+                    stored = table[docnum - offset] if docnum - offset < len(table) else 0
+                    length = byte_to_length(stored) if stored else 1
+                    score += idf * frequency * (BM25_K1 + 1) / (
+                        frequency + BM25_K1 * (1 - BM25_B + BM25_B * length / average))
+            scored.append((score, docnum))
+        return scored
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Ranked, highlighted, faceted results.
 
-        Up to ``EXACT_LIMIT`` possible matches every match is scored, counted and
-        faceted. Beyond that (a common word in a large index) scoring is bounded, the
-        way search engines do it at scale: title and summary matches first (short
-        lists, and the best answers), then body matches until ``SCAN_LIMIT`` matches
-        have been scored; the total is then an estimate.
+        The matching documents are found and counted with set operations on posting
+        lists; up to ``SCAN_LIMIT`` of them are scored (BM25F). When more match (a
+        common word in a large index), scoring is bounded, the way search engines do it
+        at scale: the documents with the words in their title or summary are scored
+        first, then the others until ``SCAN_LIMIT`` have been.
         """
         locale = query.locale if query.locale in LANGUAGES else "es"
-        text = _clean_query(query.text)
-        if not text:
-            return SearchResults(hits=[], total=0, page=1, per_page=query.per_page)
+        parts = query_parts(query.text)
+        words = self._words(parts, locale)
+        page = max(1, query.page)
+        if not words:
+            return SearchResults(hits=[], total=0, page=page, per_page=query.per_page)
         try:
             searcher = self._searcher()
-            page = max(1, query.page)
+            key = (self._local.state, query)
+            with self._lock:
+                cached = self._results.get(key)
+                if cached is not None:
+                    self._results.move_to_end(key)
+                    return cached  # shared: callers only read results
+            reader = searcher.reader()
             wanted = page * query.per_page
-            sample = max(wanted, FACET_SAMPLE)
+            allowed = self._filter_ids(reader, query)
             top: list[tuple[float, int]] = []
-            total, reachable = 0, None
-            # All the words first (fast: intersections, few matches); any of them when
-            # that finds nothing, so a long question still gets the closest answers.
-            for group in (AndGroup, OrGroup.factory(0.9)):
-                parsed = self._parser(locale, group).parse(text)
-                estimate = parsed.estimate_size(searcher.reader())
-                if estimate <= EXACT_LIMIT:
-                    top, total = self._exact(searcher, parsed, query, sample)
-                else:
-                    heading = self._parser(locale, group, names=("title", "summary"))
-                    top = self._bounded(searcher, heading.parse(text), query, sample)
-                    if len(top) < wanted:
-                        seen = {docnum for _score, docnum in top}
-                        more = self._bounded(searcher, parsed, query, wanted + len(seen))
-                        top += [item for item in more if item[1] not in seen]
-                    total = max(len(top), self._estimate(searcher, parsed, group))
-                    reachable = min(total, SCAN_LIMIT)
-                if top:
-                    break
-            hits = [self._hit(searcher, score, docnum, text)
+            total, exact, reachable = 0, True, None
+            # All the words first; any of them when that finds nothing, so a long
+            # question still gets the closest answers.
+            for any_word in (False, True) if len(words) > 1 else (False,):
+                candidates = self._candidates(reader, words, "text", any_word)
+                if allowed is not None:
+                    candidates &= allowed
+                if candidates:
+                    top, total, exact, reachable = self._rank(searcher, words, any_word,
+                                                              candidates)
+                    if top:
+                        break
+            marked: dict[str, frozenset[str]] = {}  # per language: the words to mark
+            hits = [self._hit(searcher, score, docnum, parts, marked)
                     for score, docnum in top[(page - 1) * query.per_page: wanted]]
             # Offer a correction only when the words found little: a rare but right
             # word ("empadronarme") should not be second-guessed.
             suggestion = self._suggestion(searcher, query.text, locale) if total < 3 else None
-            return SearchResults(hits=hits, total=total, page=page, per_page=query.per_page,
-                                 facets=self._facets(searcher, top[:sample]),
-                                 suggestion=suggestion, exact_total=reachable is None,
-                                 reachable=reachable)
+            results = SearchResults(hits=hits, total=total, page=page, per_page=query.per_page,
+                                    facets=self._facets(searcher, top[:max(wanted, FACET_SAMPLE)]),
+                                    suggestion=suggestion, exact_total=exact, reachable=reachable)
+            if self.results_cache:
+                with self._lock:
+                    self._results[key] = results
+                    if len(self._results) > self.results_cache:
+                        self._results.popitem(last=False)
+            return results
         except SearchUnavailable:
             raise
         except Exception as error:  # a damaged segment surfaces as struct.error and kin
@@ -522,63 +847,78 @@ class WhooshBackend(SearchBackend):
             self._failed_at = time.monotonic()
             raise SearchUnavailable(type(error).__name__) from error
 
+    def _rank(self, searcher, words, any_word: bool, candidates: set[int]):
+        """(top [(score, docnum)], total, whether the total is exact, how many can be
+        shown when fewer than the total)."""
+        phrase = any(len(stems) > 1 for choices in words for _language, stems, _boost in choices)
+
+        def score(docnums: list[int]) -> list[tuple[float, int]]:
+            return sorted(self._score(searcher, words, docnums), reverse=True)
+
+        if len(candidates) <= SCAN_LIMIT:
+            docnums = sorted(candidates)
+            top = score(self._verify(searcher, words, any_word, docnums) if phrase
+                        else docnums)
+            return top, len(top), True, None
+        # The documents with the words in their title or summary first, then the others,
+        # each in index order (the order the articles were indexed in).
+        heading = candidates & self._candidates(searcher.reader(), words, "heading", any_word)
+        tiers = [heapq.nsmallest(SCAN_LIMIT, heading)]
+        if len(tiers[0]) < SCAN_LIMIT:
+            tiers.append(heapq.nsmallest(SCAN_LIMIT - len(tiers[0]), candidates - heading))
+        if not phrase:
+            top = [hit for tier in tiers for hit in score(sorted(tier))]
+            return top, len(candidates), True, len(top)
+        # A phrase is checked a batch at a time, until the facets have their sample; the
+        # total is then estimated from the share of the checked documents that have it.
+        top, checked = [], 0
+        for tier in tiers:
+            found: list[int] = []
+            for start in range(0, len(tier), PHRASE_BATCH):
+                batch = sorted(tier[start:start + PHRASE_BATCH])
+                checked += len(batch)
+                found += self._verify(searcher, words, any_word, batch)
+                if len(top) + len(found) >= FACET_SAMPLE:
+                    break
+            top += score(found)
+            if len(top) >= FACET_SAMPLE:
+                break
+        return top, round(len(top) / checked * len(candidates)), False, len(top)
+
     @staticmethod
     def _documents(searcher) -> int:
         # Vocabulary entries are written only by rebuild, never deleted one by one, so
         # their term count is exact.
         return searcher.doc_count() - searcher.doc_frequency("kind", VOCABULARY)
 
-    def _estimate(self, searcher, parsed, group) -> int:
-        """Matches expected, the words taken as independent: the product of their shares
-        of the index for "all of the words", their sum (capped) for "any of them"."""
-        reader = searcher.reader()
-        documents = max(1, self._documents(searcher))
-        # A word is an Or over the fields searched; the query, an And or Or of words.
-        words = [parsed]
-        if isinstance(parsed, And | Or) and any(isinstance(sub, Or) for sub in parsed.subqueries):
-            words = parsed.subqueries
-
-        def share(word) -> float:
-            fields = word.subqueries if isinstance(word, Or) else [word]
-            return min(1.0, max(field.estimate_size(reader) for field in fields) / documents)
-
-        shares = [share(word) for word in words]
-        if group is AndGroup:
-            return int(documents * math.prod(shares))
-        return int(documents * min(1.0, sum(shares)))
-
-    def _hit(self, searcher, score: float, docnum: int, text: str) -> Hit:
+    def _hit(self, searcher, score: float, docnum: int, parts: list[str],
+             marked: dict[str, frozenset[str]]) -> Hit:
         stored = searcher.stored_fields(docnum)
         language = stored["locale"]
-        snippet = self._snippet(stored, text, language)
+        analyzer = self.schema[f"text_{language}"].analyzer
+        if language not in marked:  # the query's words, analysed like this document
+            marked[language] = frozenset(token.text for part in parts
+                                         for token in analyzer(part))
         return Hit(doc_id=stored["doc_id"], kind=stored["kind"], title=stored["title"],
-                   url=stored["url"], snippet=snippet, locale=language,
-                   department=stored["department"],
+                   url=stored["url"],
+                   snippet=snippet(stored["body"], marked[language], analyzer,
+                                   stored["summary"] or stored["body"][:200]),
+                   locale=language, department=stored["department"],
                    tags=tuple(tag for tag in stored["tags"].split(",") if tag),
                    score=score or 0.0)
 
-    def _snippet(self, stored: dict, text: str, language: str) -> Markup:
-        """The passages of the body around the query's words, the words marked."""
-        field = f"body_{language}"
-        words = {token.text for token in self.schema[field].analyzer(text)}
-        fragments = highlight.highlight(
-            stored["body"], frozenset(words), self.schema[field].analyzer,
-            highlight.ContextFragmenter(maxchars=220, surround=60), _Marks(), top=2,
-            scorer=highlight.BasicFragmentScorer())
-        # Our formatter escapes every piece of text it emits (see _Marks).
-        return (Markup(fragments) if fragments  # noqa: S704
-                else escape(stored["summary"] or stored["body"][:200]))
-
-    @staticmethod
-    def _facets(searcher, top) -> dict[str, dict[str, int]]:
+    def _facets(self, searcher, top) -> dict[str, dict[str, int]]:
         """Departments and tags among the best ``FACET_SAMPLE`` matches.
 
         Counting every match (tens of thousands for a common word) cost ten times the
         search itself; the best hundred are what a reader narrows down anyway.
         """
-        reader = searcher.reader()
-        department_column = reader.column_reader("department")
-        tag_column = reader.column_reader("tag_list")
+        columns = getattr(self._local, "columns", None)
+        if columns is None or columns[0] is not searcher:
+            reader = searcher.reader()
+            columns = self._local.columns = (searcher, reader.column_reader("department"),
+                                             reader.column_reader("tag_list"))
+        _searcher, department_column, tag_column = columns
         departments: dict[str, int] = {}
         tags: dict[str, int] = {}
         for _score, docnum in top:
@@ -597,3 +937,40 @@ class WhooshBackend(SearchBackend):
         except SearchUnavailable as error:
             return {"backend": self.name, "status": "error", "error": str(error)}
         return {"backend": self.name, "status": "ok", "documents": documents}
+
+
+class _Spelling:
+    """The spelling vocabulary of one index generation, for "did you mean".
+
+    Whoosh's own corrector walks the whole lexicon through a Python automaton (a second
+    and more per word at 100,000 articles) and ranks by frequency alone, so "haer" became
+    "ha" rather than "hacer". Here the words are held in memory by first letter and
+    compared with rapidfuzz; the closest word wins, then the most frequent.
+    """
+
+    def __init__(self, reader, state: tuple) -> None:
+        self.state = state
+        self.words = [word.decode("utf-8") for word in reader.lexicon("spell")]
+        self.by_letter: dict[str, list[str]] = {}
+        for word in self.words:
+            self.by_letter.setdefault(word[0], []).append(word)
+        self.stops = {language: frozenset(fold(word) for word in stopwords_for_language(
+            STEMMERS[language])) if STEMMERS[language] else frozenset()
+            for language in LANGUAGES}
+
+    def correct(self, word: str, reader, locale: str) -> str | None:
+        # Edits allowed grow with the word, as in Elasticsearch's "AUTO" fuzziness. Most
+        # misspellings keep the first letter (Lucene's spell checker assumes it), so
+        # those words are compared first and the whole vocabulary only if none is close.
+        most = 1 if len(word) <= 5 else 2
+        stops = self.stops[locale] | self.stops["es"]
+        for words in (self.by_letter.get(word[0], []), self.words):
+            close = [(distance, candidate) for candidate, distance, _index in process.extract(
+                word, words, scorer=OSA.distance, score_cutoff=most, limit=None)
+                if candidate != word and candidate not in stops]
+            if close:
+                nearest = min(distance for distance, _candidate in close)
+                return max((candidate for distance, candidate in close if distance == nearest),
+                           key=lambda candidate: (reader.frequency("spell", candidate),
+                                                  candidate))
+        return None

@@ -171,11 +171,15 @@ def test_search_service_is_backend_neutral(app, articles):
     assert results.total == 2 and not results.fallback
 
 
-def test_a_very_common_word_is_answered_with_an_estimated_total(client, articles, monkeypatch):
+def test_a_phrase_beyond_the_scoring_bound_is_answered_with_an_estimated_total(
+        client, articles, publish, monkeypatch):
     from portal.search import whoosh_backend
 
-    monkeypatch.setattr(whoosh_backend, "EXACT_LIMIT", 1)
-    found, page = titles(client, "multa")
-    assert found[:2] == ["Cómo pagar una multa de tráfico", "Recurrir una sanción"]
-    assert "About 2 results" in titles(client, "multa", lang="en")[1]
+    publish("Multa de tráfico en zona azul", "Cómo recurrir una multa de tráfico.")
+    monkeypatch.setattr(whoosh_backend, "SCAN_LIMIT", 1)
+    found, page = titles(client, '"multa de tráfico"')
+    assert len(found) == 1  # only the one scored can be shown
+    assert "About 2 results" in titles(client, '"multa de tráfico"', lang="en")[1]
     assert "Unos 2 resultados" in page
+    # Plain words are counted exactly, however many match.
+    assert "3 resultados" in titles(client, "multa")[1]

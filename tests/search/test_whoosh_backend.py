@@ -15,6 +15,7 @@ from portal.search.whoosh_backend import (
     LanguageAnalyzer,
     WhooshBackend,
     fold,
+    snippet,
     vocabulary,
 )
 
@@ -85,7 +86,6 @@ def article(number, title, body):
 @pytest.fixture
 def large(tmp_path, monkeypatch):
     """An index where "farola" is a very common word: bounded scoring takes over."""
-    monkeypatch.setattr(whoosh_backend, "EXACT_LIMIT", 10)
     monkeypatch.setattr(whoosh_backend, "SCAN_LIMIT", 15)
     backend = WhooshBackend(str(tmp_path / "index"))
     documents = [article(number, f"Aviso {number}", "Una farola apagada en la calle.")
@@ -97,13 +97,12 @@ def large(tmp_path, monkeypatch):
     backend.close()
 
 
-def test_bounded_search_puts_title_matches_first_and_estimates_the_total(large):
+def test_bounded_search_puts_title_matches_first_and_counts_every_match(large):
     results = large.search(SearchQuery(text="farolas"))
     assert {hit.doc_id for hit in results.hits[:2]} == {"article:100", "article:101"}
     assert len(results.hits) == 10
-    assert results.exact_total is False
-    assert 40 <= results.total <= 42  # estimated; 42 articles match
-    assert results.pages == 2  # only the first SCAN_LIMIT (15) matches are scored
+    assert (results.total, results.exact_total) == (42, True)  # counted, not estimated
+    assert results.pages == 2  # only SCAN_LIMIT (15) matches are scored and shown
     assert sum(results.facets["department"].values()) <= whoosh_backend.FACET_SAMPLE
 
 
@@ -111,8 +110,56 @@ def test_bounded_search_pages_and_odd_words(large):
     second = large.search(SearchQuery(text="farola", page=2))
     first = large.search(SearchQuery(text="farola"))
     assert not {hit.doc_id for hit in first.hits} & {hit.doc_id for hit in second.hits}
-    assert large.search(SearchQuery(text="farola apagada calle")).hits
-    assert large.search(SearchQuery(text='"farola apagada"')).hits
+    assert large.search(SearchQuery(text="farola apagada calle")).total == 40
+    assert large.search(SearchQuery(text="farola nuevas")).total == 1
+
+
+def test_a_phrase_beyond_the_scoring_bound_gets_an_estimated_total(large):
+    results = large.search(SearchQuery(text='"farola apagada"'))
+    # 40 articles have both words; only the 15 scored were checked for the phrase.
+    assert (results.total, results.exact_total) == (40, False)
+    assert results.pages == 2
+    assert large.search(SearchQuery(text='"apagada farola"')).total == 0
+
+
+def test_filters_and_deletions_narrow_the_counted_matches(large):
+    assert large.search(SearchQuery(text="farola", department="movilidad")).total == 42
+    assert large.search(SearchQuery(text="farola", department="cultura")).total == 0
+    large.delete([f"article:{number}" for number in range(30)])
+    results = large.search(SearchQuery(text="farola"))
+    assert results.total == 12
+    assert "article:3" not in {hit.doc_id for hit in results.hits}
+    large.index([article(3, "Aviso 3", "La farola vuelve a lucir.")])
+    assert large.search(SearchQuery(text="farola")).total == 13
+
+
+def test_spelling_prefers_the_nearest_word_and_never_a_stop_word(tmp_path):
+    backend = WhooshBackend(str(tmp_path / "index"))
+    texts = ["Hay que hacer la solicitud", "Para hacer el trámite hay que pedir cita",
+             "Caer en la cuenta de que hay plazo", "La lista definitiva de la solicitud",
+             "La fecha definitiva del plazo"]
+    backend.rebuild([article(number, text, text) for number, text in enumerate(texts)])
+    # "ha" and "hay" are closer by one letter but are stop words; "hacer" is one edit.
+    assert backend.search(SearchQuery(text="haer")).suggestion == "hacer"
+    assert backend.search(SearchQuery(text="deinitiva")).suggestion == "definitiva"
+    # A first-letter typo is still corrected, from the whole vocabulary.
+    assert backend.search(SearchQuery(text="xolicitud")).suggestion == "solicitud"
+    # Short words get one edit at most: "vede" is two away from "de" and "que".
+    assert backend.search(SearchQuery(text="vede")).suggestion is None
+    backend.close()
+
+
+def test_an_index_from_an_earlier_version_is_reported_outdated(tmp_path):
+    from whoosh import index
+    from whoosh.fields import ID, TEXT, Schema
+
+    (tmp_path / "index").mkdir()
+    index.create_in(tmp_path / "index", Schema(doc_id=ID(stored=True), body_es=TEXT())).close()
+    backend = WhooshBackend(str(tmp_path / "index"))
+    assert backend.status() == {"backend": "whoosh", "status": "error", "error": "outdated"}
+    backend.rebuild([article(1, "Farola", "Rota.")])
+    assert backend.status()["status"] == "ok"
+    backend.close()
 
 
 def test_rebuild_keeps_the_words_two_documents_share_for_did_you_mean(tmp_path):
@@ -124,3 +171,56 @@ def test_rebuild_keeps_the_words_two_documents_share_for_did_you_mean(tmp_path):
     assert backend.search(SearchQuery(text="Zubizarreto")).suggestion is None
     assert backend.status()["documents"] == 2
     backend.close()
+
+
+def test_result_pages_are_kept_until_the_index_changes(tmp_path):
+    backend = WhooshBackend(str(tmp_path / "index"), results_cache=2)
+    backend.rebuild([article(1, "Farola rota", "En la calle Mayor.")])
+    first = backend.search(SearchQuery(text="farola"))
+    assert backend.search(SearchQuery(text="farola")) is first
+    assert backend.search(SearchQuery(text="farola", locale="en")) is not first
+    backend.index([article(2, "Otra farola", "Apagada.")])  # a commit: a new state
+    assert backend.search(SearchQuery(text="farola")).total == 2
+    backend.delete(["article:2"])
+    assert backend.search(SearchQuery(text="farola")).total == 1
+    again = backend.search(SearchQuery(text="farola"))
+    backend.search(SearchQuery(text="calle"))
+    backend.search(SearchQuery(text="mayor"))  # the oldest of the two kept is dropped
+    assert backend.search(SearchQuery(text="farola")) is not again
+    backend.close()
+    uncached = WhooshBackend(str(tmp_path / "index"), results_cache=0)
+    assert (uncached.search(SearchQuery(text="farola"))
+            is not uncached.search(SearchQuery(text="farola")))
+    uncached.close()
+
+
+def test_scores_are_whooshs_own_bm25f(tmp_path):
+    from whoosh.query import Term
+
+    backend = WhooshBackend(str(tmp_path / "index"))
+    backend.rebuild([article(number, f"Aviso {number}", "farola " * (number % 4 + 1) + "calle")
+                     for number in range(12)])
+    backend.index([article(50, "Farola nueva", "Una farola más en la plaza.")])  # a segment more
+    searcher = backend._searcher()
+    expected = {docnum: score for score, docnum in searcher.search(
+        Term("text_es", "farol"), limit=None, optimize=False).top_n}
+    words = backend._words(["farola"], "es")
+    ours = {docnum: score for score, docnum in backend._score(searcher, words, sorted(expected))}
+    assert len(ours) == 13
+    assert ours == pytest.approx(expected, rel=1e-6)
+    backend.close()
+
+
+def test_snippets_show_passages_around_the_first_matches():
+    analyzer = LanguageAnalyzer("es")
+    body = ("palabra " * 40 + "La multa se paga en la <oficina>. " + "texto " * 40
+            + "Otra MULTA aquí. " + "fin " * 40 + "Tercera multa.")
+    text = str(snippet(body, frozenset({"mult"}), analyzer, "resumen"))
+    assert text.startswith("… ") and text.endswith(" …")
+    assert text.count("<mark>") == 2 and "<mark>MULTA</mark>" in text  # two passages
+    assert "&lt;oficina&gt;" in text and " … " in text.strip("… ")
+    assert "Tercera" not in text  # reading stopped after the second passage
+    assert str(snippet("Sin coincidencias.", frozenset({"mult"}), analyzer, "<r>")) == "&lt;r&gt;"
+    short = "Pagar la sanción y otras sanciones."
+    assert str(snippet(short, frozenset({"sancion"}), analyzer, "")) == (
+        "Pagar la <mark>sanción</mark> y otras <mark>sanciones</mark>.")
