@@ -64,7 +64,7 @@ class SearchResults:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     suggestion: str | None = None  # "did you mean"
     fallback: bool = False  # answered by the database because the index is unavailable
-    exact_total: bool = True  # False: ``total`` is an estimate (a very common word)
+    exact_total: bool = True  # False: ``total`` is an estimate (a very common phrase)
     reachable: int | None = None  # results the pages can show, when fewer than ``total``
 
     @property

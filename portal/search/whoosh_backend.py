@@ -102,6 +102,11 @@ def fold(text: str) -> str:
     return text if text.isascii() else text.translate(accent_map)
 
 
+# Folded stop words of each language that has a stemmer (the others keep every word).
+STOP_WORDS = {language: frozenset(fold(word) for word in stopwords_for_language(stemmer))
+              if stemmer else frozenset() for language, stemmer in STEMMERS.items()}
+
+
 class LanguageAnalyzer(Tokenizer):
     """Words, lower-cased and accent-folded, stop words dropped and stemmed, in one pass.
 
@@ -117,8 +122,7 @@ class LanguageAnalyzer(Tokenizer):
         self.language = language
         stem_language = STEMMERS[language]
         self.is_morph = stem_language is not None
-        self._stops = frozenset(fold(word) for word in stopwords_for_language(stem_language)
-                                ) if stem_language else frozenset()
+        self._stops = STOP_WORDS[language]
         self._stemmer = stemmer_for_language(stem_language) if stem_language else None
         self._stems: dict[str, str] = {}
 
@@ -327,6 +331,8 @@ def snippet(body: str, words: frozenset[str], analyzer, fallback: str) -> Markup
     a word is only analysed (stemmed) when it begins like one of ``words``, as a stem
     begins its word.
     """
+    if not words:  # every query word was a stop word in this document's language
+        return escape(fallback)
     passages: list[list[int]] = []  # [start, end, start of a mark, end of it, ...]
     beginnings = tuple(sorted({word[:3] for word in words}))
     folded = fold(body)
@@ -809,7 +815,6 @@ class WhooshBackend(SearchBackend):
                     self._results.move_to_end(key)
                     return cached  # shared: callers only read results
             reader = searcher.reader()
-            wanted = page * query.per_page
             allowed = self._filter_ids(reader, query)
             top: list[tuple[float, int]] = []
             total, exact, reachable = 0, True, None
@@ -824,6 +829,9 @@ class WhooshBackend(SearchBackend):
                                                               candidates)
                     if top:
                         break
+            # A page past the last one (an old link, an edited address) shows the last.
+            page = min(page, max(1, -(-len(top) // query.per_page)))
+            wanted = page * query.per_page
             marked: dict[str, frozenset[str]] = {}  # per language: the words to mark
             hits = [self._hit(searcher, score, docnum, parts, marked)
                     for score, docnum in top[(page - 1) * query.per_page: wanted]]
@@ -940,7 +948,7 @@ class WhooshBackend(SearchBackend):
 
 
 class _Spelling:
-    """The spelling vocabulary of one index generation, for "did you mean".
+    """The spelling vocabulary of one state of the index, for "did you mean".
 
     Whoosh's own corrector walks the whole lexicon through a Python automaton (a second
     and more per word at 100,000 articles) and ranks by frequency alone, so "haer" became
@@ -954,16 +962,13 @@ class _Spelling:
         self.by_letter: dict[str, list[str]] = {}
         for word in self.words:
             self.by_letter.setdefault(word[0], []).append(word)
-        self.stops = {language: frozenset(fold(word) for word in stopwords_for_language(
-            STEMMERS[language])) if STEMMERS[language] else frozenset()
-            for language in LANGUAGES}
 
     def correct(self, word: str, reader, locale: str) -> str | None:
         # Edits allowed grow with the word, as in Elasticsearch's "AUTO" fuzziness. Most
         # misspellings keep the first letter (Lucene's spell checker assumes it), so
         # those words are compared first and the whole vocabulary only if none is close.
         most = 1 if len(word) <= 5 else 2
-        stops = self.stops[locale] | self.stops["es"]
+        stops = STOP_WORDS[locale] | STOP_WORDS["es"]
         for words in (self.by_letter.get(word[0], []), self.words):
             close = [(distance, candidate) for candidate, distance, _index in process.extract(
                 word, words, scorer=OSA.distance, score_cutoff=most, limit=None)

@@ -112,6 +112,10 @@ def test_bounded_search_pages_and_odd_words(large):
     assert not {hit.doc_id for hit in first.hits} & {hit.doc_id for hit in second.hits}
     assert large.search(SearchQuery(text="farola apagada calle")).total == 40
     assert large.search(SearchQuery(text="farola nuevas")).total == 1
+    # Past the last page that can be shown (15 scored: 2 pages), the last page.
+    beyond = large.search(SearchQuery(text="farola", page=9))
+    assert beyond.page == 2 and len(beyond.hits) == 5
+    assert [hit.doc_id for hit in beyond.hits] == [hit.doc_id for hit in second.hits]
 
 
 def test_a_phrase_beyond_the_scoring_bound_gets_an_estimated_total(large):
@@ -224,3 +228,8 @@ def test_snippets_show_passages_around_the_first_matches():
     short = "Pagar la sanción y otras sanciones."
     assert str(snippet(short, frozenset({"sancion"}), analyzer, "")) == (
         "Pagar la <mark>sanción</mark> y otras <mark>sanciones</mark>.")
+
+
+def test_a_snippet_with_no_words_to_mark_is_the_fallback():
+    analyzer = LanguageAnalyzer("es")
+    assert str(snippet("La multa se paga.", frozenset(), analyzer, "Resumen")) == "Resumen"
