@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
+# More than one worker needs PORTAL_REDIS_URL (shared rate-limit counts).
+WORKERS ?= 1
 
 .PHONY: run test lint unit translations compile-translations migrate demo serve clean help
 
@@ -45,10 +47,12 @@ demo: migrate
 	$(FLASK) portal demo
 	$(FLASK) search reindex --if-missing
 
+# One process with threads: without PORTAL_REDIS_URL rate limits are counted in its
+# memory, and portal/gunicorn_conf.py refuses more workers (see README, Deployment).
 run: compile-translations demo
 	@echo "Ventanilla is serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
-	    --access-logfile - wsgi:app
+	$(BIN)/gunicorn -c python:portal.gunicorn_conf --bind $(HOST):$(PORT) \
+	    --workers $(WORKERS) --threads 8 --access-logfile - wsgi:app
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check portal tests benchmarks wsgi.py migrations/env.py

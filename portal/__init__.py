@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from portal import config as portal_config
+from portal.request_limits import DatabaseIdConverter, PortalRequest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import cli
 
     cli.register(app)
+    if settings["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 
@@ -60,6 +66,8 @@ def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> Non
         # while a citizen writes a complaint must still submit.
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
+        MAX_FORM_MEMORY_SIZE=settings["MAX_FORM_MEMORY_SIZE"],
+        MAX_FORM_PARTS=settings["MAX_FORM_PARTS"],
         SESSION_COOKIE_NAME="ventanilla_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -67,11 +75,16 @@ def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> Non
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings["SESSION_LIFETIME_DAYS"]),
         RATELIMIT_ENABLED=settings["RATELIMIT_ENABLED"],
         RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        RATELIMIT_KEY_PREFIX=settings["RATELIMIT_KEY_PREFIX"],
         RATELIMIT_HEADERS_ENABLED=True,
         SEARCH_INDEX_PATH=str(instance_path / "search"),
         UPLOAD_PATH=str(instance_path / "uploads"),
         OUTBOX_PATH=str(instance_path / "outbox"),
     )
+    # Werkzeug caps multipart forms only; this request class caps urlencoded ones too.
+    app.request_class = PortalRequest
+    # Before the blueprints: every <int:...> in a route is then a possible database id.
+    app.url_map.converters["int"] = DatabaseIdConverter
     if database_url.startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
 

@@ -42,15 +42,42 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,
     "SESSION_LIFETIME_DAYS": 14,
     "PASSWORD_RESET_MAX_AGE": 3600,  # seconds
+    # How long the link that confirms the address of a new account works (seconds).
+    "EMAIL_CONFIRM_MAX_AGE": 86400,
+    # Failed sign-ins to one email address, from any network address: after this many
+    # within the window, signing in with it pauses for the lock time, doubled at each
+    # further lock up to the maximum. A password reset ends the pause at once.
+    "SIGN_IN_MAX_FAILURES": 5,
+    "SIGN_IN_WINDOW_SECONDS": 900,
+    "SIGN_IN_LOCK_SECONDS": 60,
+    "SIGN_IN_LOCK_MAX_SECONDS": 3600,
     "RATELIMIT_ENABLED": True,
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none,
+    # the client's own address counts). Behind one TLS-terminating nginx, 1; without this
+    # every citizen would share the proxy's address, and its rate limits.
+    "PROXY_HOPS": 0,
+    # Prepended to the rate-limit keys, so that deployments can share one Redis.
+    "RATELIMIT_KEY_PREFIX": "ventanilla",
     "WTF_CSRF_ENABLED": True,
     "TESTING": False,
     "DEBUG": False,
     "MAX_CONTENT_LENGTH": 26 * 1024 * 1024,
+    # Form text held in memory while a request is parsed: each text field of a multipart
+    # form, and the whole of a urlencoded one (portal/request_limits.py). The longest
+    # text we take is a 50,000-character knowledge-base article: percent-encoded UTF-8
+    # needs at most 12 bytes a character (600 KB), some 300 KB in our languages; a
+    # 10,000-character case with all its other fields needs at most 160 KB.
+    "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+    # Fields in one form, files included. Our longest (a case recorded by staff, with
+    # five files) has about 30; 500 leaves room for a checkbox per department, and
+    # costs nothing to parse. Unlimited, 2.4 million fields took seconds of CPU a post.
+    "MAX_FORM_PARTS": 500,
     # Attachments: at most this many files per message, this size each and per case.
     "UPLOAD_MAX_FILES": 5,
     "UPLOAD_MAX_FILE_BYTES": 10 * 1024 * 1024,
     "UPLOAD_MAX_CASE_BYTES": 25 * 1024 * 1024,
+    # Checked files of a form sent back with an error are held this long for its resend.
+    "UPLOAD_KEEP_HOURS": 6,
     # How long the link in a case email opens the case page (a new one: /track).
     "CASE_LINK_MAX_AGE_DAYS": 180,
     # A citizen may say "this did not solve it" this many days after the answer.

@@ -32,7 +32,19 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Rate limits are counted in Redis (PORTAL_REDIS_URL) or, without it, in the memory of
+# the one process that serves the portal (portal/gunicorn_conf.py refuses more). A moving
+# window makes "10 per minute" mean at most 10 in any 60 seconds, not 10 on each side of
+# a window's edge. If Redis stops answering, each process counts in its own memory until
+# it is back, rather than failing every limited request; the short timeouts keep a
+# stalled Redis from holding requests up.
+limiter = Limiter(
+    key_func=get_remote_address,
+    default_limits=[],
+    strategy="moving-window",
+    in_memory_fallback_enabled=True,
+    storage_options={"socket_connect_timeout": 1, "socket_timeout": 1},
+)
 
 
 @event.listens_for(Engine, "connect")

@@ -6,7 +6,7 @@ the browser's ``Accept-Language``, then Spanish.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Flask, request, session
 from flask_babel import get_locale
@@ -58,7 +58,8 @@ def language_links() -> list[dict[str, str | bool]]:
         links.append({
             "code": code,
             "name": LANGUAGE_NAMES[code],
-            "url": f"{request.path}?{urlencode(args, doseq=True)}",
+            # The path comes decoded: quote it again, or a "?" or "#" in it breaks the link.
+            "url": f"{quote(request.path)}?{urlencode(args, doseq=True)}",
             "current": code == current,
         })
     return links

@@ -10,13 +10,15 @@ import os
 import smtplib
 import tempfile
 from contextlib import nullcontext
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal import clock, jobs
@@ -53,32 +55,146 @@ def url_context():
     return current_app.test_request_context(base_url=current_app.config["PORTAL"]["BASE_URL"])
 
 
+# How long a deliverer holds a message it claimed. One send takes seconds (the SMTP
+# timeout is 20 s per step); a deliverer that died mid-send leaves its claim to lapse,
+# and the message is then sent by the next run.
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+class AlreadyWritten(Exception):
+    """The file outbox already holds this message: it was delivered before."""
+
+
 def deliver_pending() -> int:
-    """Deliver every pending message; return how many were sent."""
+    """Deliver every message that is due, each by exactly one deliverer; return how many.
+
+    Each message is first claimed in its own short committed transaction (PENDING, or
+    SENDING whose claim has lapsed, becomes SENDING until ``now + CLAIM_LEASE``), so
+    deliverers running at once (every request after its commit, several workers, the
+    CLI) never send the same row. Each message is tried at most once per run, in id
+    order, so a failing one is retried by a later run, not in a loop.
+
+    Delivery is at least once, not at most once: the message is marked SENT only after
+    the mail server (or the file outbox) took it, so a deliverer that dies between the
+    two leaves the claim to lapse and the message is sent again. A duplicate
+    confirmation is a nuisance; a lost one leaves a citizen without the only link to
+    their case or their password reset. The window is one database write wide.
+    """
     sent = 0
-    with Session(db.engine) as session:
-        pending = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.PENDING)
-            .order_by(OutboxMessage.id)
-        ).all()
-        for message in pending:
+    after = 0
+    with Session(db.engine, expire_on_commit=False) as session:
+        while (claimed := _claim_next(session, after)) is not None:
+            message, until = claimed
+            after = message.id
             try:
                 _deliver(message)
+            except AlreadyWritten:
+                # Written by an earlier run that died before marking it: do not write
+                # it twice, only record what happened.
+                log.warning("outbox message %s was already in the file outbox; "
+                            "marked sent without writing it again", message.id)
+                _mark_sent(session, message.id)
             except (OSError, smtplib.SMTPException) as error:
-                message.attempts += 1
-                message.last_error = type(error).__name__
-                if message.attempts >= MAX_ATTEMPTS:
-                    message.status = OutboxStatus.FAILED
-                # Log the id, never the address or the text: they are personal data.
-                log.warning("outbox message %s not delivered: %s", message.id,
-                            type(error).__name__)
+                _release(session, message, until, error)
             else:
-                message.status = OutboxStatus.SENT
-                message.sent_at = clock.now()
+                _mark_sent(session, message.id)
                 sent += 1
-            session.commit()
     return sent
+
+
+def _claimable(now: datetime):
+    """Waiting to be sent: pending, or held by a deliverer whose claim has lapsed."""
+    lapsed = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+    return or_(OutboxMessage.status == OutboxStatus.PENDING,
+               and_(OutboxMessage.status == OutboxStatus.SENDING, lapsed))
+
+
+def claim(session: Session, message_id: int) -> datetime | None:
+    """Take ``message_id`` for this deliverer; return when the claim lapses, or None.
+
+    A compare-and-set: the UPDATE matches only while the message is still claimable,
+    so of several deliverers that saw it waiting exactly one changes a row, and that
+    row count is the proof of ownership (SQLite serialises writers; PostgreSQL
+    re-checks the condition on the row it locked). Runs in the caller's transaction,
+    which must commit at once so the claim is visible to every other deliverer.
+    """
+    now = clock.now()
+    until = now + CLAIM_LEASE
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _claimable(now))
+        .values(status=OutboxStatus.SENDING, claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return until if result.rowcount == 1 else None
+
+
+def _claim_next(session: Session, after: int) -> tuple[OutboxMessage, datetime] | None:
+    """The next claimable message after id ``after``, claimed and committed."""
+    while True:
+        with session.begin():
+            # On PostgreSQL the row stays locked until the claim commits, and SKIP
+            # LOCKED lets deliverers running at once take different rows instead of
+            # queueing on the same one. SQLite ignores FOR UPDATE; the claim suffices.
+            message = session.scalar(
+                select(OutboxMessage)
+                .where(_claimable(clock.now()), OutboxMessage.id > after)
+                .order_by(OutboxMessage.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if message is None:
+                return None
+            until = claim(session, message.id)
+        # Keep a plain snapshot of what to send: the row itself changes only through
+        # the compare-and-set statements here, never by flushing this object.
+        session.expunge(message)
+        if until is not None:
+            return message, until
+        after = message.id  # another deliverer claimed it between the read and the claim
+
+
+def _mark_sent(session: Session, message_id: int) -> None:
+    """Record a delivery that happened; a failure here is logged, never raised."""
+    try:
+        with session.begin():
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id,
+                       OutboxMessage.status != OutboxStatus.SENT)
+                .values(status=OutboxStatus.SENT, sent_at=clock.now(), claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+    except SQLAlchemyError as error:
+        # The message left but the row still says SENDING: it is sent again once the
+        # claim lapses (at least once, see deliver_pending).
+        log.error("outbox message %s was sent but could not be marked sent (%s); "
+                  "it will be sent again when its claim lapses", message_id,
+                  type(error).__name__)
+        return
+    if result.rowcount != 1:
+        log.warning("outbox message %s was already marked sent by another deliverer "
+                    "whose claim had lapsed: it was sent twice", message_id)
+
+
+def _release(session: Session, message: OutboxMessage, until: datetime,
+             error: Exception) -> None:
+    """Count a failed attempt and give the message back (or give up on it)."""
+    attempts = message.attempts + 1
+    status = OutboxStatus.FAILED if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
+    with session.begin():
+        # Only while this deliverer still holds the claim: the claim's end is its token.
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id,
+                   OutboxMessage.status == OutboxStatus.SENDING,
+                   OutboxMessage.claimed_until == until)
+            .values(status=status, attempts=attempts, last_error=type(error).__name__,
+                    claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    # Log the id, never the address or the text: they are personal data.
+    log.warning("outbox message %s not delivered: %s", message.id, type(error).__name__)
 
 
 def _as_email(message: OutboxMessage) -> EmailMessage:
@@ -105,9 +221,17 @@ def _deliver(message: OutboxMessage) -> None:
             smtp.send_message(email)
         return
     outbox = Path(current_app.config["OUTBOX_PATH"])
+    # One name per message (created_at keeps the folder in time order).
     name = f"{message.created_at:%Y%m%dT%H%M%S}-{message.id:08d}.eml"
-    # Write then rename, so a reader never sees half a message.
+    # Write a temporary file, then link it under its name: a reader never sees half a
+    # message, and unlike a rename a link refuses to replace a file already there, so
+    # a second delivery of the same message shows instead of overwriting the first.
     fd, tmp = tempfile.mkstemp(dir=outbox, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(email.as_bytes())
-    os.replace(tmp, outbox / name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(email.as_bytes())
+        os.link(tmp, outbox / name)
+    except FileExistsError:
+        raise AlreadyWritten(message.id) from None
+    finally:
+        os.unlink(tmp)

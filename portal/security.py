@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
+from portal.forms import fields_refusing_control_characters
 from portal.models import Role
 
 MIN_PASSWORD_LENGTH = 12
@@ -100,6 +101,38 @@ def _security_headers(response):
     return response
 
 
+def _refuse_nul_bytes():
+    """400 for a NUL byte in anything the app reads, before it can reach the database.
+
+    PostgreSQL cannot store or even compare text with NUL in it (psycopg raises
+    DataError, a 500). Nobody types one, so a NUL byte in the path, the query, a header
+    or a hidden or chosen form value is refused outright. In a text field that checks
+    for control characters the form says so next to the field instead, keeping what
+    was typed (``portal.forms.fields_refusing_control_characters``).
+    """
+    if "\x00" in request.path:
+        abort(400)
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            abort(400)
+    # The values of headers we do not use are refused too: HTTP forbids NUL in all of
+    # them, and a header someone starts to store later is then already safe.
+    for name, value in request.headers.items():
+        if "\x00" in name or "\x00" in value:
+            abort(400)
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return None
+    checked = fields_refusing_control_characters()
+    for name, value in request.form.items(multi=True):
+        if "\x00" in name or ("\x00" in value and name not in checked):
+            abort(400)
+    for name in request.files:
+        if "\x00" in name:
+            abort(400)
+    return None
+
+
 def register(app: Flask) -> None:
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.context_processor(lambda: {"Role": Role})

@@ -10,13 +10,19 @@ is left without a row.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import json
+import logging
 import os
 import re
+import secrets
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -24,7 +30,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event, exists, select
 from sqlalchemy.orm import Session
 
+from portal import pdf_safety
 from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
               ".pdf": "application/pdf"}
@@ -134,12 +143,127 @@ def inspect_upload(filename: str, data: bytes, max_bytes: int) -> CleanFile:
             raise UploadRejected("active_content", name)
         if b"%%EOF" not in data[-2048:]:
             raise UploadRejected("damaged", name)
+        # The byte search above is a cheap first pass; escaped names, compressed object
+        # streams and encryption need a parser.
+        problem = pdf_safety.find_problem(data)
+        if problem is not None:
+            raise UploadRejected(problem.value, name)
         return CleanFile(data, sniffed, name)
     try:
         cleaned = _clean_image(data, sniffed)
     except UploadRejected as error:
         raise UploadRejected(error.code, name) from None
     return CleanFile(cleaned, sniffed, name)
+
+
+# ---------------------------------------------------------------- files kept for a form
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A checked file held for a form that was sent back to its citizen (an error, or the
+    "check for answers" step), so it need not be chosen again. Named by an unguessable
+    token; never attached to anything until the form is sent."""
+
+    token: str
+    original_name: str
+    content_type: str
+    size: int
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+_last_purge = 0.0
+
+
+class StorageUnavailable(OSError):
+    """The upload folder cannot be written (disk full, read-only, gone)."""
+
+
+def _kept_folder() -> Path:
+    return uploads_root() / "kept"
+
+
+def keep_upload(clean: CleanFile) -> KeptFile:
+    """Hold a checked file for a form being filled in; raise ``StorageUnavailable``."""
+    _purge_now_and_then()
+    token = secrets.token_urlsafe(24)
+    folder = _kept_folder()
+    meta = {"name": clean.original_name, "type": clean.content_type}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(folder / f"{token}.bin", clean.data)
+        _write_atomically(folder / f"{token}.json", json.dumps(meta).encode())
+    except OSError as error:
+        (folder / f"{token}.bin").unlink(missing_ok=True)
+        _log_unwritable(folder, error)
+        raise StorageUnavailable(error.errno, error.strerror) from error
+    return KeptFile(token, clean.original_name, clean.content_type, clean.size)
+
+
+def kept_file(token: str) -> CleanFile | None:
+    """The file held under ``token``, or None if there is none (expired, removed, bogus)."""
+    if not _TOKEN.fullmatch(token or ""):
+        return None
+    folder = _kept_folder()
+    try:
+        meta = json.loads((folder / f"{token}.json").read_bytes())
+        data = (folder / f"{token}.bin").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return CleanFile(data, meta["type"], meta["name"])
+
+
+def describe_kept(token: str) -> KeptFile | None:
+    clean = kept_file(token)
+    if clean is None:
+        return None
+    return KeptFile(token, clean.original_name, clean.content_type, clean.size)
+
+
+def discard_kept(token: str) -> None:
+    if _TOKEN.fullmatch(token or ""):
+        for suffix in (".json", ".bin"):
+            (_kept_folder() / f"{token}{suffix}").unlink(missing_ok=True)
+
+
+def purge_kept(max_age: timedelta | None = None) -> int:
+    """Remove held files older than ``max_age`` (a form never sent); return how many."""
+    max_age = max_age or timedelta(hours=current_app.config["PORTAL"]["UPLOAD_KEEP_HOURS"])
+    cutoff = time.time() - max_age.total_seconds()
+    removed = 0
+    for path in _kept_folder().glob("*.bin"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                discard_kept(path.stem)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _purge_now_and_then() -> None:
+    global _last_purge
+    if time.monotonic() - _last_purge > 600:
+        _last_purge = time.monotonic()
+        purge_kept()
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _log_unwritable(folder: Path, error: OSError) -> None:
+    # Which disk, and why: the people who can free space need both. No file names.
+    log.error("cannot write uploads to %s (%s): %s", folder,
+              errno.errorcode.get(error.errno or 0, "?"), error.strerror)
 
 
 def uploads_root() -> Path:
@@ -160,17 +284,12 @@ def store(clean: CleanFile) -> str:
     session.info.setdefault(_KEPT, {})[content_hash] = clean.data
     if target.exists():
         return content_hash
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(clean.data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, clean.data)
+    except OSError as error:
+        _log_unwritable(target.parent, error)
+        raise StorageUnavailable(error.errno, error.strerror) from error
     session.info.setdefault(_CREATED, set()).add(content_hash)
     return content_hash
 

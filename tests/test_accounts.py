@@ -15,18 +15,34 @@ def sign_in(client, email, password=PASSWORD, **query):
                        data={"email": email, "password": password})
 
 
-def test_register_creates_a_citizen_signs_in_and_sends_a_welcome(client, db, outbox):
+def _confirm_link(message: str) -> str:
+    return re.search(r"http://localhost(/register/confirm/\S+)", message).group(1)
+
+
+def test_register_creates_a_citizen_who_confirms_the_address_and_is_welcomed(
+        client, db, outbox):
     response = client.post("/register?lang=en", data={
         "display_name": "Lucía Pérez", "email": " Lucia@Example.org ", "password": PASSWORD,
         "password_confirm": PASSWORD, "locale": "gl"})
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert "Check your email" in response.text
     user = db.session.scalar(db.select(User).where(User.email == "lucia@example.org"))
     assert user.role is Role.CITIZEN
     assert user.locale == "gl"
     assert user.password_hash.startswith("$argon2id$")
-    account = client.get("/account?lang=en")
-    assert "lucia@example.org" in account.text
-    (welcome,) = outbox()
+    assert user.email_verified_at is None
+    assert client.get("/account").status_code == 302  # not signed in yet
+    (confirmation,) = outbox()
+    assert "To: lucia@example.org" in confirmation
+    assert "Content-Language: gl" in confirmation
+
+    link = _confirm_link(confirmation)
+    assert client.get(link).status_code == 200
+    assert client.post(link, data={"password": PASSWORD}).headers["Location"] == "/account"
+    assert "lucia@example.org" in client.get("/account?lang=en").text
+    db.session.refresh(user)
+    assert user.email_verified_at is not None
+    welcome = outbox()[-1]
     assert "To: lucia@example.org" in welcome
     assert "Content-Language: gl" in welcome
 
@@ -64,13 +80,20 @@ def test_register_with_mismatched_passwords(client):
     assert "Las dos contraseñas no coinciden." in response.text
 
 
-def test_register_twice_with_the_same_email_in_other_case(client, make_user):
-    make_user(email="ana@example.org")
+def test_register_twice_with_the_same_email_in_other_case(client, make_user, db, outbox):
+    user = make_user(email="ana@example.org", password="the owner's own passphrase")
     response = client.post("/register?lang=en", data={
         "display_name": "Ana", "email": "ANA@example.org", "password": PASSWORD,
         "password_confirm": PASSWORD, "locale": "es"})
     assert response.status_code == 200
-    assert "An account with this email address already exists" in response.text
+    assert "Check your email" in response.text
+    assert "already exists" not in response.text
+    (message,) = outbox()
+    assert "To: ana@example.org" in message
+    assert "/login" in message and "/password/forgot" in message
+    # The owner's account is untouched: same password, still one account.
+    assert service.authenticate("ana@example.org", "the owner's own passphrase").id == user.id
+    assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 1
 
 
 def test_sign_in_and_out(client, make_user):
@@ -208,11 +231,15 @@ def test_password_reset_link_expires(client, make_user, outbox, monkeypatch):
     assert client.get(link).status_code == 400
 
 
-def test_password_reset_answers_the_same_for_unknown_email(client, outbox):
-    response = client.post("/password/forgot?lang=en", data={"email": "nobody@example.org"})
+def test_password_reset_for_an_unknown_email_says_there_is_no_account(client, outbox):
+    response = client.post("/password/forgot?lang=en", data={"email": "Nobody@example.org"})
     assert response.status_code == 200
     assert "Check your email" in response.text
-    assert outbox() == []
+    (message,) = outbox()
+    assert "To: nobody@example.org" in message
+    assert "Content-Language: en" in message
+    assert "/register" in message
+    assert "/password/reset/" not in message
 
 
 def test_tampered_reset_link_is_refused(client, make_user, outbox):

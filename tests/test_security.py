@@ -98,3 +98,14 @@ def test_sign_in_is_rate_limited(make_app):
     assert statuses[:10] == [200] * 10
     assert statuses[-1] == 429
     assert "Too many attempts" in client.post("/login", data={}).text
+
+
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(make_app):
+    from flask import request
+
+    for hops, expected in ((0, "10.9.8.7"), (1, "203.0.113.5")):
+        app = make_app(PROXY_HOPS=hops)
+        app.add_url_rule(f"/_addr{hops}", f"addr{hops}", lambda: request.remote_addr)
+        answer = app.test_client().get(f"/_addr{hops}", environ_base={
+            "REMOTE_ADDR": "10.9.8.7"}, headers={"X-Forwarded-For": "203.0.113.5"})
+        assert answer.text == expected

@@ -75,6 +75,15 @@ class LoginForm(FlaskForm):
     )
 
 
+class ConfirmEmailForm(FlaskForm):
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(message=_l("Enter your password.")),
+                    Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class ForgotPasswordForm(FlaskForm):
     email = email_field()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,17 +11,22 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal.accounts import service
 from portal.accounts.forms import (
     ChangePasswordForm,
+    ConfirmEmailForm,
     ForgotPasswordForm,
     LoginForm,
     PreferencesForm,
     RegisterForm,
     ResetPasswordForm,
 )
+from portal.cases import service as cases
 from portal.extensions import db, limiter, login_manager
 from portal.i18n import current_language
 from portal.security import safe_next_url
 
 bp = Blueprint("accounts", __name__)
+
+# The account whose right password was given before its address was confirmed.
+UNCONFIRMED_KEY = "unconfirmed_user"
 
 
 @login_manager.user_loader
@@ -40,9 +46,14 @@ login_manager.login_message = None  # the sign-in page explains itself
 def _sign_in(user) -> None:
     # A fresh session cookie at sign-in defeats session fixation; keep the language.
     language = session.get("lang")
+    browser = session.get(cases.BROWSER_SESSION_KEY)
     session.clear()
     if language:
         session["lang"] = language
+    if browser:
+        # The cases this browser may open come along under a new key, for the same reason.
+        session[cases.BROWSER_SESSION_KEY] = cases.new_browser_key()
+        cases.rekey_browser_grants(browser, session[cases.BROWSER_SESSION_KEY])
     service.start_session(user)
     db.session.commit()
     login_user(user)
@@ -56,23 +67,43 @@ def login():
         return redirect(next_url or url_for("accounts.account"))
     form = LoginForm()
     error = None
+    locked = unconfirmed = False
     if form.validate_on_submit():
-        user = service.authenticate(form.email.data, form.password.data)
-        if user is None:
+        try:
+            user = service.authenticate(form.email.data, form.password.data)
+        except service.SignInLocked as lock:
+            # The same answer for every address, with or without an account.
+            locked = True
+            error = _("Signing in with this email address is paused until %(time)s, after "
+                      "too many wrong passwords. To sign in now, reset your password: the "
+                      "link we email you works straight away.",
+                      time=format_time(lock.until, "short"))
+        except service.EmailNotConfirmed as pending:
+            db.session.commit()
+            # Only someone who knows the password learns this, and may ask for a new link.
+            session[UNCONFIRMED_KEY] = pending.user.id
+            unconfirmed = True
+            error = _("You have not confirmed your email address yet. Open the link in the "
+                      "message we sent you when you created the account, or ask for a new "
+                      "one.")
+        else:
+            if user is not None:
+                _sign_in(user)
+                default = url_for("staff.index") if user.is_staff else url_for("accounts.account")
+                return redirect(next_url or default)
             db.session.commit()  # keep the audit record of the failed attempt
             error = _("The email address or password is not right.")
-        else:
-            _sign_in(user)
-            default = url_for("staff.index") if user.is_staff else url_for("accounts.account")
-            return redirect(next_url or default)
-    return render_template("accounts/login.html", form=form, error=error, next_url=next_url)
+    return render_template("accounts/login.html", form=form, error=error, next_url=next_url,
+                           locked=locked, unconfirmed=unconfirmed)
 
 
 @bp.post("/logout")
 def logout():
     if current_user.is_authenticated:
         service.end_session(current_user.session_token)
-        db.session.commit()
+    # Whatever cases this browser could open, a copy of its cookie can no longer open.
+    cases.revoke_browser_grants(session.get(cases.BROWSER_SESSION_KEY))
+    db.session.commit()
     language = session.get("lang")
     logout_user()
     session.clear()
@@ -91,17 +122,47 @@ def register():
     if request.method == "GET":
         form.locale.data = current_language()
     if form.validate_on_submit():
+        service.register_citizen(form.email.data, form.password.data,
+                                 form.display_name.data, form.locale.data)
+        db.session.commit()
+        # The same page whether or not the address has an account: the email says which.
+        return render_template("accounts/register_sent.html", email=form.email.data)
+    return render_template("accounts/register.html", form=form)
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def confirm_email(token: str):
+    # Opening the link only shows the form: confirming takes the password, so a mail
+    # scanner that follows links confirms nothing.
+    user = service.user_for_confirmation_token(token)
+    if user is None:
+        return render_template("accounts/confirm_invalid.html"), 400
+    form = ConfirmEmailForm()
+    if form.validate_on_submit():
         try:
-            user = service.register_citizen(form.email.data, form.password.data,
-                                            form.display_name.data, form.locale.data)
+            service.confirm_email(token, form.password.data)
         except service.AccountError:
-            form.email.errors.append(_("An account with this email address already exists. "
-                                       "Sign in, or reset your password if you forgot it."))
+            form.password.errors.append(_("The password is not right. Enter the one you "
+                                          "chose when you created the account."))
         else:
             _sign_in(user)
-            flash(_("Your account is ready."), "success")
+            flash(_("Your email address is confirmed and your account is ready."), "success")
             return redirect(url_for("accounts.account"))
-    return render_template("accounts/register.html", form=form)
+    return render_template("accounts/confirm_email.html", form=form, email=user.email)
+
+
+@bp.post("/register/resend")
+@limiter.limit("5 per minute")
+def resend_confirmation():
+    # Offered on the sign-in page after the right password of an unconfirmed account.
+    user_id = session.pop(UNCONFIRMED_KEY, None)
+    if user_id is not None:
+        service.resend_confirmation(user_id)
+        db.session.commit()
+        flash(_("We have sent you a new link. Open it to confirm your email address."),
+              "success")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -109,9 +170,9 @@ def register():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        service.request_password_reset(form.email.data)
+        service.request_password_reset(form.email.data, current_language())
         db.session.commit()
-        # The same answer whether or not the account exists.
+        # The same answer, and an email, whether or not the account exists.
         return render_template("accounts/reset_sent.html", email=form.email.data)
     return render_template("accounts/forgot_password.html", form=form)
 
@@ -123,7 +184,9 @@ def reset_password(token: str):
         return render_template("accounts/reset_invalid.html"), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        service.reset_password(token, form.password.data)
+        user = service.reset_password(token, form.password.data)
+        # Cases opened from emailed links while signed in as this person: closed too.
+        cases.revoke_user_grants(user)
         db.session.commit()
         flash(_("Your password has been changed. Sign in with the new one."), "success")
         return redirect(url_for("accounts.login"))
@@ -153,6 +216,8 @@ def change_password():
         try:
             service.change_password(current_user, form.current_password.data,
                                     form.password.data, keep_token=current_user.session_token)
+            cases.revoke_user_grants(current_user,
+                                     keep_browser_key=session.get(cases.BROWSER_SESSION_KEY))
         except service.AccountError:
             form.current_password.errors.append(_("The current password is not right."))
         else:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
 from portal import clock, mail
+from portal.accounts import throttle
 from portal.config import LANGUAGES
 from portal.extensions import db
 from portal.models import AuditEvent, Department, Role, User, UserSession
@@ -27,6 +28,22 @@ class AccountError(Exception):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SignInLocked(AccountError):
+    """Too many failed sign-ins to this address: every attempt is refused until ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("locked", field="email")
+        self.until = until
+
+
+class EmailNotConfirmed(AccountError):
+    """The password is right, but the account's address was never confirmed."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("not_confirmed", field="email")
+        self.user = user
 
 
 def normalise_email(email: str) -> str:
@@ -51,19 +68,31 @@ def _check_password(password: str) -> None:
 
 
 def create_user(email: str, password: str, display_name: str, role: Role = Role.CITIZEN,
-                locale: str = "es", departments: list[Department] | None = None) -> User:
-    """Create an account. Raises ``AccountError('taken')`` if the email is in use."""
+                locale: str = "es", departments: list[Department] | None = None,
+                verified: bool = True) -> User:
+    """Create an account. Raises ``AccountError('taken')`` if the email is in use.
+
+    Accounts made by the CLI, staff and tests count their address as confirmed; only
+    self-registration (``verified=False``) waits for the link sent to it.
+    """
     _check_password(password)
     if find_user_by_email(email) is not None:
         raise AccountError("taken", field="email")
+    return _add_user(email, hash_password(password), display_name, role, locale,
+                     departments, verified)
+
+
+def _add_user(email: str, password_hash: str, display_name: str, role: Role, locale: str,
+              departments: list[Department] | None, verified: bool) -> User:
     user = User(
         email=normalise_email(email),
         display_name=display_name.strip(),
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         locale=locale if locale in LANGUAGES else "es",
         departments=list(departments or []),
         password_changed_at=clock.now(),
+        email_verified_at=clock.now() if verified else None,
     )
     db.session.add(user)
     db.session.flush()
@@ -71,24 +100,66 @@ def create_user(email: str, password: str, display_name: str, role: Role = Role.
     return user
 
 
-def register_citizen(email: str, password: str, display_name: str, locale: str) -> User:
-    """A citizen creates their own account."""
-    user = create_user(email, password, display_name, Role.CITIZEN, locale)
-    mail.queue_mail(user.email, "welcome", user.locale, user=user)
-    return user
+def register_citizen(email: str, password: str, display_name: str, locale: str) -> None:
+    """A citizen asks for an account; what happens next is told by email only.
+
+    A new address gets an account that waits for its confirmation link. An address whose
+    account was never confirmed is not an account yet: it takes these details and gets a
+    new link (earlier links stop working). An address with a confirmed account is left
+    alone, and its owner is told someone tried. Every path hashes the password and
+    writes one email, so neither the page nor its timing tells them apart.
+    """
+    _check_password(password)
+    locale = locale if locale in LANGUAGES else "es"
+    password_hash = hash_password(password)
+    user = find_user_by_email(email)
+    if user is None:
+        user = _add_user(email, password_hash, display_name, Role.CITIZEN, locale, None,
+                         verified=False)
+    elif user.email_verified_at is None:
+        user.display_name = display_name.strip()
+        user.locale = locale
+        user.password_hash = password_hash
+        user.password_changed_at = clock.now()
+        audit("user.registration_renewed", target_type="user", target_id=user.id)
+    else:
+        audit("user.registration_existing", target_type="user", target_id=user.id)
+        mail.queue_mail(user.email, "register_existing", user.locale, user=user)
+        return
+    send_confirmation(user)
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The user with these credentials, or None (same answer for unknown email)."""
-    user = find_user_by_email(email)
+    """The user with these credentials, or None (same answer for unknown email).
+
+    Raises ``SignInLocked`` while the address is locked after too many failures, with or
+    without an account, and ``EmailNotConfirmed`` for the right password of an account
+    whose address was never confirmed.
+    """
+    address = normalise_email(email)
+    attempt = throttle.start_attempt(address)
+    if attempt.locked_until is not None:
+        raise SignInLocked(attempt.locked_until)
+    user = find_user_by_email(address)
     if user is None:
         # Spend the same time as a real check, so timing does not reveal accounts.
         verify_password(_dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password) or not user.is_active:
         audit("auth.failed", target_type="user", target_id=user.id)
+        if attempt.locks_if_wrong and user.is_active:
+            _tell_owner_of_lock(user, attempt)
         return None
+    throttle.clear(address)
+    if user.email_verified_at is None:
+        raise EmailNotConfirmed(user)
     return user
+
+
+def _tell_owner_of_lock(user: User, attempt: throttle.Attempt) -> None:
+    audit("auth.locked", target_type="user", target_id=user.id)
+    if throttle.claim_notice(attempt):
+        mail.queue_mail(user.email, "sign_in_locked", user.locale, user=user)
 
 
 _DUMMY_HASH: dict[str, str] = {}
@@ -100,6 +171,67 @@ def _dummy_hash() -> str:
     if key not in _DUMMY_HASH:
         _DUMMY_HASH[key] = hash_password(secrets.token_hex(16))
     return _DUMMY_HASH[key]
+
+
+# ---------------------------------------------------------------- confirming addresses
+
+def _confirm_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="confirm-email")
+
+
+def email_confirmation_token(user: User) -> str:
+    # The password fingerprint retires the links of earlier registrations of the address.
+    return _confirm_serializer().dumps({"uid": user.id, "fp": _password_fingerprint(user)})
+
+
+def send_confirmation(user: User) -> None:
+    """Email ``user`` the link that confirms their address and opens the account."""
+    max_age = current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]
+    mail.queue_mail(user.email, "confirm_email", user.locale, user=user,
+                    token=email_confirmation_token(user),
+                    expires_at=clock.now() + timedelta(seconds=max_age))
+    audit("user.confirmation_sent", target_type="user", target_id=user.id)
+
+
+def user_for_confirmation_token(token: str) -> User | None:
+    """The unconfirmed account a confirmation link is for, if it is genuine and current."""
+    max_age = current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]
+    try:
+        data = _confirm_serializer().loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict):
+        return None
+    user = db.session.get(User, data.get("uid"))
+    if (user is None or not user.is_active or user.email_verified_at is not None
+            or data.get("fp") != _password_fingerprint(user)):
+        return None
+    return user
+
+
+def confirm_email(token: str, password: str) -> User:
+    """Confirm an address from its link; the password proves who registered.
+
+    Asking for the password means that a mail scanner following the link confirms
+    nothing, and that someone who registered another person's address with a password
+    of their own cannot have that person confirm it for them.
+    """
+    user = user_for_confirmation_token(token)
+    if user is None:
+        raise AccountError("invalid_token")
+    if not verify_password(user.password_hash, password):
+        raise AccountError("wrong_password", field="password")
+    user.email_verified_at = clock.now()
+    audit("user.email_confirmed", actor=user, target_type="user", target_id=user.id)
+    mail.queue_mail(user.email, "welcome", user.locale, user=user)
+    return user
+
+
+def resend_confirmation(user_id: int) -> None:
+    """A new confirmation link for an account still waiting for one."""
+    user = db.session.get(User, user_id)
+    if user is not None and user.is_active and user.email_verified_at is None:
+        send_confirmation(user)
 
 
 # ---------------------------------------------------------------- sessions
@@ -195,10 +327,16 @@ def password_reset_token(user: User) -> str:
     return _reset_serializer().dumps({"uid": user.id, "fp": _password_fingerprint(user)})
 
 
-def request_password_reset(email: str) -> None:
-    """Email a reset link if the account exists; say nothing either way."""
+def request_password_reset(email: str, locale: str) -> None:
+    """Email a reset link, or (no active account) say so to the address in ``locale``.
+
+    Both paths write one email and one audit record, so the answer and its timing are
+    the same whether or not the account exists.
+    """
     user = find_user_by_email(email)
     if user is None or not user.is_active:
+        mail.queue_mail(normalise_email(email), "reset_no_account", locale)
+        audit("auth.reset_requested", target_type="user")
         return
     mail.queue_mail(user.email, "password_reset", user.locale, user=user,
                     token=password_reset_token(user),
@@ -228,6 +366,10 @@ def reset_password(token: str, new_password: str) -> User:
         raise AccountError("invalid_token")
     set_password(user, new_password)
     end_all_sessions(user)
+    # The link reached the address: it is confirmed, and any sign-in lock on it ends.
+    if user.email_verified_at is None:
+        user.email_verified_at = clock.now()
+    throttle.clear(user.email)
     audit("auth.password_reset", actor=user, target_type="user", target_id=user.id)
     mail.queue_mail(user.email, "password_changed", user.locale, user=user)
     return user

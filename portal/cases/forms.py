@@ -39,9 +39,14 @@ FILE_ERRORS = {
     "active_content": _l("%(name)s contains active content (scripts or embedded files) "
                          "and cannot be accepted."),
     "too_many_pixels": _l("%(name)s is an image too large to process."),
+    "encrypted": _l("%(name)s is protected with a password. Attach a copy without a "
+                    "password."),
 }
 CASE_ERRORS = {
     "too_many_files": _l("Attach at most %(count)d files."),
+    "storage_unavailable": _l("We could not save your files just now, so your message has "
+                              "not been sent yet. What you wrote is still here: try again in "
+                              "a few minutes, or remove the files and send it without them."),
     "case_too_large": _l("All the files together must be at most %(size)s."),
     "unknown_topic": _l("Choose a topic from the list."),
     "closed_for_replies": _l("This case is closed for replies."),
@@ -56,7 +61,9 @@ CASE_ERRORS = {
     "same_department": _l("The case is already in that department."),
     "assignee_cannot_see": _l("That person cannot work on this department's cases."),
     "merge_not_found": _l("There is no other open case with that reference that you can see."),
-    "merge_other_citizen": _l("Only cases of the same citizen can be merged."),
+    "merge_other_citizen": _l("Only cases of the same citizen can be merged: the same "
+                              "account, or an email address confirmed on both cases. Link "
+                              "them as related instead."),
     "invalid_transition": _l("The case cannot change to that status from its current one."),
 }
 
@@ -88,11 +95,18 @@ def _coordinate(label, low, high, message):
             raise ValidationError(message)
 
     return StringField(label, filters=[strip_text],
-                       validators=[Optional(), Length(max=32, message=message), check],
+                       validators=[Optional(), Length(max=32, message=message),
+                                   no_control_characters, check],
                        render_kw={"inputmode": "decimal", "autocomplete": "off"})
 
 
 PHONE = re.compile(r"^\+?[0-9 ()\-.]{6,24}$")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what secrets.token_urlsafe gives, as stored
+
+
+def _issued_token(value):
+    """WTForms filter: the submission token as we issued it, or None for anything else."""
+    return value if isinstance(value, str) and TOKEN.fullmatch(value) else None
 
 
 class CaseForm(FlaskForm):
@@ -126,10 +140,10 @@ class CaseForm(FlaskForm):
     contact_email = EmailField(
         _l("Your email address"), filters=[strip_text],
         validators=[Length(max=254, message=_l(
-            "The email address must be 254 characters or fewer."))],
+            "The email address must be 254 characters or fewer.")), no_control_characters],
         render_kw={"autocomplete": "email", "spellcheck": "false"})
     contact_phone = StringField(
-        _l("Phone number (optional)"), filters=[strip_text],
+        _l("Phone number (optional)"), filters=[strip_text], validators=[no_control_characters],
         render_kw={"autocomplete": "tel", "type": "tel"})
     contact_preference = RadioField(
         _l("How should we contact you?"), default="email",
@@ -144,7 +158,7 @@ class CaseForm(FlaskForm):
     # Humans never see this field; automated form fillers tend to fill it in.
     website = StringField(_l("Leave this field empty"),
                           render_kw={"autocomplete": "off", "tabindex": "-1"})
-    submission_token = HiddenField()
+    submission_token = HiddenField(filters=[_issued_token])
 
     #: Set by the view: guests must give a name and email so we can answer them.
     contact_required = True

@@ -36,29 +36,39 @@ from portal.cases.forms import (
     TrackForm,
 )
 from portal.extensions import db, limiter
+from portal.forms import uploaded_files
 from portal.i18n import current_language
 from portal.models import CaseKind, ContactPreference, Department, Idea
 
 bp = Blueprint("cases", __name__)
 
-GRANTS_KEY = "case_access"
-MAX_GRANTS = 20
+
+@bp.after_request
+def _never_cache(response):
+    # Every page here can show a case, a message or contact details, signed in or not:
+    # no shared cache, proxy or back button may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+BROWSER_KEY = service.BROWSER_SESSION_KEY
 
 
 # ---------------------------------------------------------------- helpers
 
-def _granted() -> set[str]:
-    return set(session.get(GRANTS_KEY, []))
+def browser_key() -> str | None:
+    return session.get(BROWSER_KEY)
 
 
-def _grant(reference: str) -> None:
+def _grant(case) -> None:
     """Let this browser see the case (it sent the form or opened the emailed link)."""
-    grants = [ref for ref in session.get(GRANTS_KEY, []) if ref != reference]
-    session[GRANTS_KEY] = (grants + [reference])[-MAX_GRANTS:]
+    if not session.get(BROWSER_KEY):
+        session[BROWSER_KEY] = service.new_browser_key()
+    service.grant_access(case, session[BROWSER_KEY],
+                         current_user if current_user.is_authenticated else None)
 
 
 def _visible_case_or_404(reference: str):
-    case = service.find_visible_case(reference, current_user, _granted())
+    case = service.find_visible_case(reference, current_user, browser_key())
     if case is None:
         abort(404)  # the same answer for a missing case and someone else's
     return case
@@ -85,12 +95,14 @@ def show_case_error(form, error: service.CaseError) -> None:
         flash(message, "error")
 
 
-def _uploaded_files(field) -> list[tuple[str, bytes]]:
-    files = []
-    for upload in field.data or []:
-        if getattr(upload, "filename", ""):
-            files.append((upload.filename, upload.read()))
-    return files
+def _hold_form_files(field):
+    return service.hold_for_form(request.form.getlist("kept"),
+                                 request.form.get("remove_kept", ""), uploaded_files(field))
+
+
+def _removing_a_file() -> bool:
+    """The citizen pressed "Remove" by a kept file: show the form again, send nothing."""
+    return bool(request.form.get("remove_kept"))
 
 
 def _topic_choices():
@@ -155,6 +167,10 @@ def new():
             form.contact_email.data = current_user.email
             form.language.data = current_user.locale
     suggestions = None
+    held: list[storage.KeptFile] = []
+    refused: list[service.CaseError] = []
+    if request.method == "POST":
+        held, refused = _hold_form_files(form.attachments)
     if request.method == "POST" and request.form.get("check"):
         # "Check for existing answers" without JavaScript: show matches, keep the form.
         from portal.knowledge.routes import suggestions_for
@@ -162,21 +178,31 @@ def new():
         suggestions = suggestions_for(f"{form.subject.data or ''} {form.body.data or ''}")
         if suggestions is None:
             suggestions = suggestions_for(form.subject.data or "") or False
-    elif form.validate_on_submit():
+    elif request.method == "POST" and _removing_a_file():
+        pass
+    elif form.validate_on_submit() and not refused:
         if form.website.data:
             # A bot filled the hidden field: pretend all went well, keep nothing.
+            service.forget_held(held)
             return render_template("cases/bot.html"), 200
-        case = _submit(form, kind)
+        try:
+            case = _submit(form, kind, held)
+        except BaseException:
+            service.forget_held(held)  # the error page cannot offer them back
+            raise
         if case is not None:
-            _grant(case.reference)
+            service.forget_held(held)
             return redirect(url_for("cases.submitted", reference=case.reference))
+    for error in refused:
+        show_case_error(form, error)
     return render_template("cases/new.html", form=form, kind=kind, suggestions=suggestions,
+                           held=held,
                            max_files=current_app.config["PORTAL"]["UPLOAD_MAX_FILES"],
                            max_file_size=_megabytes(
                                current_app.config["PORTAL"]["UPLOAD_MAX_FILE_BYTES"]))
 
 
-def _submit(form, kind: CaseKind):
+def _submit(form, kind: CaseKind, held: list[storage.KeptFile]):
     department_id, category_id = _parse_topic(form.topic.data)
     signed_in = current_user.is_authenticated
     submission = service.Submission(
@@ -195,11 +221,12 @@ def _submit(form, kind: CaseKind):
         contact_preference=ContactPreference(form.contact_preference.data),
         language=form.language.data,
         publish_consent=form.publish_consent.data,
-        files=_uploaded_files(form.attachments),
+        files=service.release_held(held),
         submission_token=form.submission_token.data or None,
     )
     try:
         case, _created = service.submit_case(submission, current_user if signed_in else None)
+        _grant(case)
         db.session.commit()
     except service.CaseError as error:
         db.session.rollback()
@@ -211,6 +238,8 @@ def _submit(form, kind: CaseKind):
         case = service.find_by_submission_token(submission.submission_token)
         if case is None:
             raise
+        _grant(case)
+        db.session.commit()
     return case
 
 
@@ -228,20 +257,26 @@ def submitted(reference: str):
 def view_case(reference: str):
     token = request.args.get("access")
     if token is not None:
-        if not service.link_grants(token, reference):
+        case = service.case_for_link(token, reference)
+        if case is None:
             abort(404)
-        _grant(reference)
+        _grant(case)
+        db.session.commit()
         # Drop the token from the address bar (and from any Referer header).
-        return redirect(url_for("cases.view_case", reference=reference))
+        return redirect(url_for("cases.view_case", reference=case.reference))
     case = _visible_case_or_404(reference)
     if case.merged_into is not None:
-        # Merges join cases of the same citizen only, so they may see the other one.
-        _grant(case.merged_into.reference)
-        return redirect(url_for("cases.view_case", reference=case.merged_into.reference))
+        target = case.merged_into
+        # A merge grants nothing: only someone who may already open the other case is
+        # taken there. Its citizen was sent a link to it by email.
+        if service.can_view(target, current_user, browser_key()):
+            return redirect(url_for("cases.view_case", reference=target.reference))
+        return render_template("cases/merged.html", case=case)
     return _render_case(case)
 
 
-def _render_case(case, reply_form=None, rating_form=None, reopen_form=None, status=200):
+def _render_case(case, reply_form=None, rating_form=None, reopen_form=None, status=200,
+                 held=()):
     return render_template(
         "cases/case.html", case=case, messages=service.public_messages(case),
         reply_form=reply_form or ReplyForm(), rating_form=rating_form or RatingForm(),
@@ -250,6 +285,7 @@ def _render_case(case, reply_form=None, rating_form=None, reopen_form=None, stat
         can_rate=case.status in service.ANSWERED and case.satisfaction is None,
         can_reopen=service.can_reopen(case),
         initial_files=[item for item in case.attachments if item.message_id is None],
+        held=held,
     ), status
 
 
@@ -278,9 +314,25 @@ def _act(reference: str, form_key: str, form_class, action, success: str, anchor
 @bp.post("/cases/<reference>/reply")
 @limiter.limit("30 per hour")
 def reply(reference: str):
-    return _act(reference, "reply", ReplyForm, lambda case, form: service.add_citizen_message(
-        case, form.body.data, _uploaded_files(form.attachments), author=_author()),
-        _("Your reply has been sent."), anchor="conversation")
+    case = _visible_case_or_404(reference)
+    form = ReplyForm()
+    held, refused = _hold_form_files(form.attachments)
+    if not _removing_a_file() and form.validate_on_submit() and not refused:
+        try:
+            service.add_citizen_message(case, form.body.data, service.release_held(held),
+                                        author=_author())
+            db.session.commit()
+        except service.CaseError as error:
+            db.session.rollback()
+            show_case_error(form, error)
+        else:
+            service.forget_held(held)
+            flash(_("Your reply has been sent."), "success")
+            return redirect(url_for("cases.view_case", reference=case.reference,
+                                    _anchor="conversation"))
+    for error in refused:
+        show_case_error(form, error)
+    return _render_case(case, status=400, reply_form=form, held=held)
 
 
 @bp.post("/cases/<reference>/rate")
@@ -307,7 +359,6 @@ def download(reference: str, attachment_id: int):
                          mimetype=attachment.content_type, as_attachment=True,
                          download_name=attachment.original_name, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

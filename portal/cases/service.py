@@ -6,12 +6,14 @@ every change, and queue mail for after the commit. The caller commits.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select, update
 
 from portal import clock, mail, sla, storage
 from portal.cases import references
@@ -21,6 +23,7 @@ from portal.models import (
     Case,
     CaseEvent,
     CaseEventKind,
+    CaseGrant,
     CaseKind,
     CaseStatus,
     Category,
@@ -49,6 +52,10 @@ class CaseError(Exception):
         self.filename = filename
 
 
+# A file as it arrives from a form (name, bytes), or one already checked and held.
+Upload = tuple[str, bytes] | storage.CleanFile
+
+
 @dataclass
 class Submission:
     """What a citizen (or an agent on their behalf) sends to open a case."""
@@ -68,7 +75,7 @@ class Submission:
     latitude: float | None = None
     longitude: float | None = None
     publish_consent: bool = False
-    files: list[tuple[str, bytes]] = field(default_factory=list)
+    files: list[Upload] = field(default_factory=list)
     submission_token: str | None = None
     channel: Channel = Channel.WEB
 
@@ -77,14 +84,20 @@ def _settings() -> dict:
     return current_app.config["PORTAL"]
 
 
-def _clean_files(files: list[tuple[str, bytes]], already_stored: int = 0
-                 ) -> list[storage.CleanFile]:
-    """Check every file and the totals; raise ``CaseError`` for the first problem."""
+def _clean_files(files: list[Upload], already_stored: int = 0) -> list[storage.CleanFile]:
+    """Check every file and the totals; raise ``CaseError`` for the first problem.
+
+    Files held for a form (``storage.CleanFile``) were checked when they arrived.
+    """
     settings = _settings()
     if len(files) > settings["UPLOAD_MAX_FILES"]:
         raise CaseError("too_many_files", field="attachments")
     cleaned = []
-    for filename, data in files:
+    for item in files:
+        if isinstance(item, storage.CleanFile):
+            cleaned.append(item)
+            continue
+        filename, data = item
         try:
             cleaned.append(storage.inspect_upload(filename, data,
                                                   settings["UPLOAD_MAX_FILE_BYTES"]))
@@ -95,9 +108,66 @@ def _clean_files(files: list[tuple[str, bytes]], already_stored: int = 0
     return cleaned
 
 
+def hold_uploads(files: list[tuple[str, bytes]]
+                 ) -> tuple[list[storage.KeptFile], list[CaseError]]:
+    """Check files sent with a form that goes back to its citizen, and hold those that pass.
+
+    Returns the held files and one error per refused file (naming it), so that the form
+    can list what is kept and say what was not; nothing is silently dropped.
+    """
+    max_bytes = _settings()["UPLOAD_MAX_FILE_BYTES"]
+    kept, errors = [], []
+    for filename, data in files:
+        try:
+            kept.append(storage.keep_upload(storage.inspect_upload(filename, data, max_bytes)))
+        except storage.UploadRejected as error:
+            errors.append(CaseError(error.code, field="attachments", filename=error.filename))
+        except storage.StorageUnavailable:
+            errors.append(CaseError("storage_unavailable", field="attachments"))
+            break
+    return kept, errors
+
+
+def hold_for_form(tokens: list[str], removed: str, files: list[tuple[str, bytes]]
+                  ) -> tuple[list[storage.KeptFile], list[CaseError]]:
+    """The files of a form's earlier tries (less ``removed``) and the new ones, held.
+
+    A form sent back to its citizen (an error, the check step, a removed file) lists
+    them as kept, so nothing chosen is ever silently dropped.
+    """
+    newly_held, refused = hold_uploads(files)
+    return held_files(tokens, removed) + newly_held, refused
+
+
+def held_files(tokens: list[str], removed: str = "") -> list[storage.KeptFile]:
+    """The files still held under ``tokens`` (a form's earlier tries), less ``removed``."""
+    held = []
+    for token in dict.fromkeys(tokens):
+        if token == removed:
+            storage.discard_kept(token)
+            continue
+        item = storage.describe_kept(token)
+        if item is not None:
+            held.append(item)
+    return held
+
+
+def release_held(held: list[storage.KeptFile]) -> list[storage.CleanFile]:
+    """The held files' contents, to attach; they stay held until ``forget_held``."""
+    return [clean for item in held if (clean := storage.kept_file(item.token))]
+
+
+def forget_held(held: list[storage.KeptFile]) -> None:
+    for item in held:
+        storage.discard_kept(item.token)
+
+
 def _attach(case: Case, files: list[storage.CleanFile], message: Message | None = None) -> None:
     for item in files:
-        content_hash = storage.store(item)
+        try:
+            content_hash = storage.store(item)
+        except storage.StorageUnavailable:
+            raise CaseError("storage_unavailable", field="attachments") from None
         attachment = Attachment(content_hash=content_hash, original_name=item.original_name,
                                 content_type=item.content_type, size=item.size,
                                 message=message)
@@ -211,7 +281,7 @@ def _link_serializer() -> URLSafeTimedSerializer:
 
 
 def case_link_token(case: Case) -> str:
-    return _link_serializer().dumps({"ref": case.reference})
+    return _link_serializer().dumps({"ref": case.reference, "v": case.link_version})
 
 
 def case_link_path(case: Case) -> str:
@@ -220,42 +290,130 @@ def case_link_path(case: Case) -> str:
     return url_for("cases.view_case", reference=case.reference, access=case_link_token(case))
 
 
-def link_grants(token: str, reference: str) -> bool:
-    """Whether an emailed link's token opens the case ``reference``."""
+def case_for_link(token: str, reference: str) -> Case | None:
+    """The case an emailed link opens, if the token is genuine, current and for it.
+
+    Opening the link proves that whoever holds it reads the mail of the case's
+    contact address, so the address counts as confirmed from then on.
+    """
     max_age = _settings()["CASE_LINK_MAX_AGE_DAYS"] * 86400
     try:
         data = _link_serializer().loads(token, max_age=max_age)
     except (BadSignature, SignatureExpired):
-        return False
-    return isinstance(data, dict) and data.get("ref") == reference
+        return None
+    if not isinstance(data, dict) or data.get("ref") != references.normalise(reference):
+        return None
+    case = db.session.scalar(select(Case).where(Case.reference == data["ref"]))
+    # Links from before versioning carry no "v": they are version 1.
+    if case is None or data.get("v", 1) != case.link_version:
+        return None
+    if case.contact_verified_at is None:
+        case.contact_verified_at = clock.now()
+    return case
 
 
-def can_view(case: Case, user: User | None, granted: set[str]) -> bool:
-    """The signed-in owner, or a browser that opened the emailed link, may see the case."""
+# The session cookie holds only a random key for this browser; which cases it may open
+# is kept on the server (CaseGrant), so sign-out revokes it for every copy of the cookie.
+BROWSER_SESSION_KEY = "browser"
+
+
+def _browser_hash(browser_key: str) -> str:
+    return hashlib.sha256(browser_key.encode()).hexdigest()
+
+
+def new_browser_key() -> str:
+    """A random key for the session cookie; grants are stored against its hash."""
+    return secrets.token_urlsafe(32)
+
+
+def grant_access(case: Case, browser_key: str, user: User | None) -> None:
+    """Let this browser open the case (it sent the form or opened the emailed link)."""
+    now = clock.now()
+    lifetime = timedelta(days=_settings()["SESSION_LIFETIME_DAYS"])
+    db.session.add(CaseGrant(case=case, browser_hash=_browser_hash(browser_key),
+                             user_id=user.id if user is not None else None,
+                             created_at=now, expires_at=now + lifetime))
+
+
+def _has_grant(case: Case, browser_key: str) -> bool:
+    now = clock.now()
+    return bool(db.session.scalar(
+        select(exists().where(
+            CaseGrant.case_id == case.id,
+            CaseGrant.browser_hash == _browser_hash(browser_key),
+            CaseGrant.revoked_at.is_(None),
+            CaseGrant.expires_at > now,
+            # A grant made while signed in dies with the account's access.
+            or_(CaseGrant.user_id.is_(None),
+                CaseGrant.user_id.in_(select(User.id).where(User.active.is_(True),
+                                                            User.anonymised.is_(False)))),
+        ))))
+
+
+def revoke_browser_grants(browser_key: str | None) -> None:
+    """Sign-out: this browser's grants stop working, for any copy of its cookie too."""
+    if browser_key:
+        db.session.execute(update(CaseGrant).where(
+            CaseGrant.browser_hash == _browser_hash(browser_key),
+            CaseGrant.revoked_at.is_(None)).values(revoked_at=clock.now()))
+
+
+def rekey_browser_grants(old_key: str, new_key: str) -> None:
+    """Sign-in: the browser's live grants move to a fresh key (no fixation of the old one)."""
+    db.session.execute(update(CaseGrant).where(
+        CaseGrant.browser_hash == _browser_hash(old_key), CaseGrant.revoked_at.is_(None)
+    ).values(browser_hash=_browser_hash(new_key)))
+
+
+def revoke_user_grants(user: User, keep_browser_key: str | None = None) -> None:
+    """Password changed or account disabled: grants made while signed in as ``user`` end."""
+    query = update(CaseGrant).where(CaseGrant.user_id == user.id,
+                                    CaseGrant.revoked_at.is_(None))
+    if keep_browser_key:
+        query = query.where(CaseGrant.browser_hash != _browser_hash(keep_browser_key))
+    db.session.execute(query.values(revoked_at=clock.now()))
+
+
+def revoke_case_access(case: Case) -> None:
+    """Every emailed link and every browser grant of the case stops working."""
+    case.link_version += 1
+    db.session.execute(update(CaseGrant).where(
+        CaseGrant.case_id == case.id, CaseGrant.revoked_at.is_(None)
+    ).values(revoked_at=clock.now()))
+
+
+def can_view(case: Case, user: User | None, browser_key: str | None) -> bool:
+    """The signed-in owner, or a browser holding a live grant, may see the case."""
     if user is not None and user.is_authenticated and case.citizen_id == user.id:
         return True
-    return case.reference in granted
+    return bool(browser_key) and _has_grant(case, browser_key)
 
 
-def find_visible_case(reference: str, user: User | None, granted: set[str]) -> Case | None:
+def find_visible_case(reference: str, user: User | None, browser_key: str | None
+                      ) -> Case | None:
     """The case if this visitor may see it; None otherwise (the same as a missing case)."""
     reference = references.normalise(reference)
     if not references.looks_valid(reference):
         return None
     case = db.session.scalar(select(Case).where(Case.reference == reference))
-    if case is None or not can_view(case, user, granted):
+    if case is None or not can_view(case, user, browser_key):
         return None
     return case
 
 
 def request_tracking_link(reference: str, email: str) -> None:
-    """Email a fresh link if reference and email match; do nothing visible otherwise."""
+    """Email a fresh link if reference and email match; do nothing visible otherwise.
+
+    The new link replaces every earlier one: someone who got hold of an old link, or
+    of a browser that opened it, loses access.
+    """
     reference = references.normalise(reference)
     if not references.looks_valid(reference):
         return
     case = db.session.scalar(select(Case).where(Case.reference == reference))
     if case is None or case.contact_email != email.strip().lower():
         return
+    revoke_case_access(case)
     notify_citizen(case, "case_link")
 
 

@@ -19,6 +19,7 @@ from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.knowledge import markdown, redaction, service
 from portal.knowledge.forms import ArticleForm, FeedbackForm, SearchForm
 from portal.models import Article, ArticleFeedback, ArticleStatus, Department, Role, Tag
+from portal.request_limits import whole_number
 from portal.search.base import SearchQuery
 from portal.security import guard_blueprint
 from portal.staff import service as staff
@@ -51,11 +52,11 @@ def _department_names() -> dict[str, str]:
 def index():
     form = SearchForm(request.args)
     text = (form.q.data or "").strip() if form.validate() else ""
-    page = request.args.get("page", "1")
+    page = whole_number(request.args.get("page"), maximum=999) or 1
     query = SearchQuery(text=text, locale=current_language(),
                         department=request.args.get("department", "")[:64],
                         tag=request.args.get("tag", "")[:64],
-                        page=int(page) if page.isdigit() and 0 < int(page) < 1000 else 1,
+                        page=page,
                         per_page=PER_PAGE)
     results = service.search_articles(query) if text else None
     latest, counts = [], {}
@@ -166,8 +167,9 @@ def articles():
 @staff_bp.route("/new", methods=["GET", "POST"])
 def new():
     translation_of = None
-    if request.args.get("translate", "").isdigit():
-        translation_of = db.session.get(Article, int(request.args["translate"]))
+    translate = whole_number(request.args.get("translate"))
+    if translate is not None:
+        translation_of = db.session.get(Article, translate)
     form = _article_form()
     if request.method == "GET":
         form.locale.data = current_language()

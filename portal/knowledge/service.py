@@ -99,7 +99,8 @@ def _tags(names: Iterable[str]) -> list[Tag]:
     tags = []
     for name in names:
         label = name.strip()
-        slug = slugify(label)
+        # Both columns hold 64 characters (PostgreSQL refuses more; SQLite kept them).
+        slug = slugify(label)[:64].strip("-")
         if not slug or any(tag.slug == slug for tag in tags):
             continue
         tag = db.session.scalar(select(Tag).where(Tag.slug == slug))

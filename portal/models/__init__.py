@@ -1,6 +1,14 @@
 """The domain model. Importing this package registers every table on the metadata."""
 
-from portal.models.case import Attachment, Case, CaseEvent, Message, case_followers
+from portal.models.case import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseGrant,
+    CaseLink,
+    Message,
+    case_followers,
+)
 from portal.models.enums import (
     ArticleStatus,
     CaseEventKind,
@@ -25,14 +33,15 @@ from portal.models.knowledge import (
 from portal.models.organisation import Category, Department, Holiday
 from portal.models.report import Report
 from portal.models.support import AuditEvent, CannedResponse, OutboxMessage
-from portal.models.user import User, UserSession, user_departments
+from portal.models.user import SignInThrottle, User, UserSession, user_departments
 
 __all__ = [
     "Article", "ArticleFeedback", "ArticleStatus", "Attachment", "AuditEvent",
-    "CannedResponse", "Case", "Holiday", "CaseEvent", "CaseEventKind", "CaseKind", "CasePriority",
+    "CannedResponse", "Case", "CaseEvent", "CaseEventKind", "CaseGrant", "CaseKind",
+    "CaseLink", "CasePriority", "Holiday",
     "CaseStatus", "Category", "Channel", "Comment", "ContactPreference", "Department",
     "Idea", "IdeaFollow", "IdeaStatus", "IdeaVote", "Message", "OutboxMessage",
     "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",
-    "Tag", "User", "UserSession",
+    "SignInThrottle", "Tag", "User", "UserSession",
     "case_followers", "user_departments",
 ]

@@ -69,6 +69,12 @@ class Case(db.Model):
         enum_column(ContactPreference), default=ContactPreference.EMAIL
     )
     language: Mapped[str] = mapped_column(String(8), default=DEFAULT_LANGUAGE)
+    # When someone opened a link emailed to ``contact_email``: only then is the typed
+    # address known to belong to whoever wrote the case (see staff.service.merge).
+    contact_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every emailed link; asking for a new link at /track raises it, so every
+    # earlier link stops working.
+    link_version: Mapped[int] = mapped_column(default=1)
 
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -176,3 +182,50 @@ class CaseEvent(db.Model):
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class CaseGrant(db.Model):
+    """A browser that may open a guest's case: it sent the form or opened the emailed link.
+
+    The session cookie holds only a random browser key; the grant lives here, so that
+    signing out, changing the password, disabling the account or asking for a new link
+    revokes it even for a copy of the cookie taken before.
+    """
+
+    __tablename__ = "case_grants"
+    __table_args__ = (
+        Index("ix_case_grants_browser_case", "browser_hash", "case_id"),
+        Index("ix_case_grants_case_id", "case_id"),
+        Index("ix_case_grants_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    # sha256 of the browser key in the cookie; the key itself is never stored.
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    # Who was signed in when the grant was made, if anyone.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+
+
+class CaseLink(db.Model):
+    """Two cases an agent linked as related (e.g. possibly the same person, unverified).
+
+    Unlike a merge, a link moves nothing and grants the citizen of one case nothing of
+    the other; it is for staff only.
+    """
+
+    __tablename__ = "case_links"
+    __table_args__ = (Index("ix_case_links_related_case_id", "related_case_id"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    related_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -149,6 +149,7 @@ class CaseEventKind(StrEnum):
     MERGED = "merged"
     RATED = "rated"
     REOPENED = "reopened"
+    LINKED = "linked"
 
 
 class ContactPreference(StrEnum):
@@ -213,5 +214,7 @@ class ReportStatus(StrEnum):
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
+    # Claimed by one deliverer until ``claimed_until``; then sent, or pending again.
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"

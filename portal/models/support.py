@@ -76,3 +76,6 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While a deliverer holds the message (status SENDING); a crash mid-send leaves the
+    # claim to expire, and the message is then delivered by the next run.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

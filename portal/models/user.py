@@ -39,6 +39,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the person opened the confirmation link sent to ``email``: until then
+    # the account cannot sign in, and the address is not taken as theirs.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     departments: Mapped[list[Department]] = relationship(
         secondary=user_departments, order_by=Department.slug
@@ -87,3 +90,20 @@ class UserSession(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins for one email address, whatever address they come from.
+
+    Keyed by a hash of the normalised email, for addresses with and without an account
+    alike, so that a lock says nothing about whether the account exists. A lock is
+    always temporary; the owner is told by email and a password reset still works.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -21,6 +21,10 @@ from portal.cases.forms import BODY_MAX, CaseForm, _text
 from portal.forms import no_control_characters, strip_text
 from portal.models import CaseKind, CasePriority, CaseStatus, Channel
 
+# A filter that is "Any" (empty) or one of its choices. Optional() takes "  " for empty
+# and then forgets that it was not a valid choice; stripped first, it is the "" of Any.
+_ANY_OR_ONE = {"filters": [strip_text], "validators": [Optional()]}
+
 
 class QueueFilterForm(FlaskForm):
     """The filters above a queue (a GET form: bookmarkable, no CSRF needed)."""
@@ -30,16 +34,16 @@ class QueueFilterForm(FlaskForm):
 
     q = StringField(_l("Search your cases"), filters=[strip_text],
                     validators=[Optional(), Length(max=200)])
-    department = SelectField(_l("Department"), validators=[Optional()])
-    kind = SelectField(_l("Kind"), validators=[Optional()], choices=[
+    department = SelectField(_l("Department"), **_ANY_OR_ONE)
+    kind = SelectField(_l("Kind"), **_ANY_OR_ONE, choices=[
         SelectChoice("", _l("Any")), *[SelectChoice(kind.value, kind.label) for kind in CaseKind]])
-    status = SelectField(_l("Status"), validators=[Optional()], choices=[
+    status = SelectField(_l("Status"), **_ANY_OR_ONE, choices=[
         SelectChoice("", _l("Any")),
         *[SelectChoice(status.value, status.staff_label) for status in CaseStatus]])
-    channel = SelectField(_l("Channel"), validators=[Optional()], choices=[
+    channel = SelectField(_l("Channel"), **_ANY_OR_ONE, choices=[
         SelectChoice("", _l("Any")),
         *[SelectChoice(channel.value, channel.label) for channel in Channel]])
-    assignee = SelectField(_l("Assigned to"), validators=[Optional()])
+    assignee = SelectField(_l("Assigned to"), **_ANY_OR_ONE)
     created_from = DateField(_l("Received from"), validators=[Optional()])
     created_to = DateField(_l("Received until"), validators=[Optional()])
 
@@ -92,6 +96,17 @@ class MergeForm(_Versioned):
     target = StringField(_l("Merge into case (reference)"), filters=[strip_text],
                          validators=[DataRequired(message=_l("Enter the reference of the "
                                                              "case to merge into.")),
+                                     Length(max=20)])
+    reason = StringField(_l("Reason (optional)"), filters=[strip_text],
+                         validators=[Optional(), Length(max=300), no_control_characters])
+
+
+class LinkForm(_Versioned):
+    """Link another case as related: nothing moves, and neither citizen sees the other."""
+
+    target = StringField(_l("Related case (reference)"), filters=[strip_text],
+                         validators=[DataRequired(message=_l("Enter the reference of the "
+                                                             "related case.")),
                                      Length(max=20)])
     reason = StringField(_l("Reason (optional)"), filters=[strip_text],
                          validators=[Optional(), Length(max=300), no_control_characters])

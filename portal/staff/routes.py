@@ -21,8 +21,9 @@ from wtforms import SelectChoice
 from portal import clock, sla, storage
 from portal.cases import references
 from portal.cases import service as cases
-from portal.cases.routes import _parse_topic, _topic_choices, _uploaded_files, show_case_error
+from portal.cases.routes import _parse_topic, _topic_choices, show_case_error
 from portal.extensions import db
+from portal.forms import uploaded_files
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.models import (
     CaseKind,
@@ -39,6 +40,7 @@ from portal.security import guard_blueprint
 from portal.staff import service
 from portal.staff.forms import (
     AssignForm,
+    LinkForm,
     MergeForm,
     NoteForm,
     PriorityForm,
@@ -134,7 +136,7 @@ def _versioned(form_class, case, **kwargs):
     return form
 
 
-def _render_case(case, http_status=200, stale=None, **forms):
+def _render_case(case, http_status=200, stale=None, held=(), **forms):
     language = current_language()
     reply_form = forms.get("reply") or _versioned(StaffReplyForm, case)
     canned_id = as_int(request.args.get("canned"))
@@ -158,16 +160,18 @@ def _render_case(case, http_status=200, stale=None, **forms):
     status_form = forms.get("status") or _versioned(StatusForm, case)
     if not status_form.is_submitted() and case.status is not CaseStatus.NEW:
         status_form.status.data = case.status.value
-    other_cases, ideas = service.citizen_history(case)
+    history = service.citizen_history(case)
+    listed = history.cases + history.unverified + history.related
     now = clock.now()
     calendar_days = case.department.calendar_days if case.department else False
     return render_template(
         "staff/case.html", case=case, reply_form=reply_form,
         note_form=forms.get("note") or _versioned(NoteForm, case), status_form=status_form,
         assign_form=assign_form, priority_form=priority_form, transfer_form=transfer_form,
-        merge_form=forms.get("merge") or _versioned(MergeForm, case), canned=canned,
-        other_cases=other_cases, ideas=ideas, stale=stale,
-        can_open={other.id: service.can_see_case(current_user, other) for other in other_cases},
+        merge_form=forms.get("merge") or _versioned(MergeForm, case),
+        link_form=forms.get("link") or _versioned(LinkForm, case), canned=canned,
+        history=history, stale=stale,
+        can_open={other.id: service.can_see_case(current_user, other) for other in listed},
         resolution_clock=sla.describe(case.resolution_due_at, now, calendar_days)
         if case.status in service.OPEN_STATUSES else None,
         first_clock=sla.describe(case.first_response_due_at, now, calendar_days)
@@ -175,7 +179,7 @@ def _render_case(case, http_status=200, stale=None, **forms):
         canned_preview={item.id: service.fill_placeholders(item.body, case, case.language)
                         for item in canned},
         department_names={item.slug: item.name(language) for item in _departments()},
-        language_names=LANGUAGE_NAMES,
+        language_names=LANGUAGE_NAMES, held=held,
     ), http_status
 
 
@@ -200,32 +204,48 @@ def _act(reference: str, form_key: str, form_class, action, success: str):
     if form_key == "transfer":
         form.department.choices = [SelectChoice(str(item.id), item.slug)
                                    for item in _departments()]
-    if form.validate_on_submit():
+    held, refused = [], []
+    if "attachments" in form:
+        # Chosen files survive the form coming back (an error, someone else's change).
+        held, refused = _hold_files(form)
+    if not request.form.get("remove_kept") and form.validate_on_submit() and not refused:
         try:
             action(case, form, version=as_int(form.version.data),
                    since_event_id=as_int(form.last_event.data))
             db.session.commit()
         except service.StaleCase as error:
             db.session.rollback()
-            return _render_case(case, http_status=409, stale=error.changes, **{form_key: form})
+            return _render_case(case, http_status=409, stale=error.changes, held=held,
+                                **{form_key: form})
         except StaleDataError:
             db.session.rollback()
             db.session.refresh(case)
-            return _render_case(case, http_status=409, stale=[], **{form_key: form})
+            return _render_case(case, http_status=409, stale=[], held=held, **{form_key: form})
         except cases.CaseError as error:
             db.session.rollback()
             show_case_error(form, error)
         else:
+            cases.forget_held(held)
             flash(success, "success")
             return redirect(url_for("staff.case", reference=case.reference))
-    return _render_case(case, http_status=400, **{form_key: form})
+    for error in refused:
+        show_case_error(form, error)
+    return _render_case(case, http_status=400, held=held, **{form_key: form})
+
+
+def _hold_files(form):
+    held, refused = cases.hold_for_form(request.form.getlist("kept"),
+                                        request.form.get("remove_kept", ""),
+                                        uploaded_files(form.attachments))
+    form.held = held
+    return held, refused
 
 
 @bp.post("/cases/<reference>/reply")
 def reply(reference: str):
     return _act(reference, "reply", StaffReplyForm, lambda case, form, **lock:
                 service.reply_to_citizen(current_user, case, form.body.data,
-                                         _uploaded_files(form.attachments),
+                                         cases.release_held(form.held),
                                          ask_citizen=form.ask_citizen.data, **lock),
                 _("Your reply has been sent to the citizen."))
 
@@ -278,14 +298,24 @@ def transfer(reference: str):
 
 @bp.post("/cases/<reference>/merge")
 def merge(reference: str):
-    def action(case, form, **lock):
-        target = db.session.scalar(select(cases.Case).where(
-            cases.Case.reference == references.normalise(form.target.data)))
-        if target is None:
-            raise cases.CaseError("merge_not_found", field="target")
-        service.merge(current_user, case, target, form.reason.data or "", **lock)
+    return _act(reference, "merge", MergeForm, lambda case, form, **lock: service.merge(
+        current_user, case, _case_by_reference(form.target.data), form.reason.data or "",
+        **lock), _("The cases have been merged."))
 
-    return _act(reference, "merge", MergeForm, action, _("The cases have been merged."))
+
+def _case_by_reference(reference: str):
+    target = db.session.scalar(select(cases.Case).where(
+        cases.Case.reference == references.normalise(reference)))
+    if target is None:
+        raise cases.CaseError("merge_not_found", field="target")
+    return target
+
+
+@bp.post("/cases/<reference>/link")
+def link(reference: str):
+    return _act(reference, "link", LinkForm, lambda case, form, **lock: service.link_cases(
+        current_user, case, _case_by_reference(form.target.data), form.reason.data or "",
+        **lock), _("The cases are now linked as related."))
 
 
 @bp.get("/cases/<reference>/files/<int:attachment_id>")
@@ -310,7 +340,8 @@ def record():
     if request.method == "GET":
         form.language.data = current_language()
         form.contact_preference.data = "phone"
-    if form.validate_on_submit():
+    held, refused = _hold_files(form) if request.method == "POST" else ([], [])
+    if not request.form.get("remove_kept") and form.validate_on_submit() and not refused:
         department_id, category_id = _parse_topic(form.topic.data)
         kind = CaseKind(form.kind.data)
         submission = cases.Submission(
@@ -321,7 +352,7 @@ def record():
             contact_email=form.contact_email.data or "",
             contact_phone=form.contact_phone.data or "",
             contact_preference=ContactPreference(form.contact_preference.data),
-            language=form.language.data, files=_uploaded_files(form.attachments),
+            language=form.language.data, files=cases.release_held(held),
             channel=Channel(form.channel.data))
         try:
             case = service.record_case(current_user, submission)
@@ -330,8 +361,11 @@ def record():
             db.session.rollback()
             show_case_error(form, error)
         else:
+            cases.forget_held(held)
             flash(_("Case %(reference)s recorded.", reference=case.reference), "success")
             if service.can_see_case(current_user, case):
                 return redirect(url_for("staff.case", reference=case.reference))
             return redirect(url_for("staff.index"))
-    return render_template("staff/record.html", form=form)
+    for error in refused:
+        show_case_error(form, error)
+    return render_template("staff/record.html", form=form, held=held)

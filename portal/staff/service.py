@@ -28,6 +28,7 @@ from portal.models import (
     CaseEvent,
     CaseEventKind,
     CaseKind,
+    CaseLink,
     CasePriority,
     CaseStatus,
     Channel,
@@ -239,25 +240,73 @@ def queue_counts(user: User, filters: Filters | None = None) -> dict[str, int]:
 
 # ---------------------------------------------------------------- the case page
 
-def citizen_history(case: Case) -> tuple[list[Case], list[Idea]]:
-    """Every other case of the same citizen (by account or email) and their ideas."""
-    same_person = []
+def proven_email(case: Case) -> str | None:
+    """The address known to belong to whoever wrote the case, or None.
+
+    A typed address proves nothing: anyone can type a neighbour's. It is proven by a
+    confirmed account, or by someone opening a link that was emailed to it.
+    """
+    if case.citizen is not None and case.citizen.email_verified_at is not None:
+        return case.citizen.email
+    if case.contact_email and case.contact_verified_at is not None:
+        return case.contact_email
+    return None
+
+
+def same_citizen(case: Case, other: Case) -> bool:
+    """The same account, or the same address proven on both cases."""
+    if case.citizen_id is not None and case.citizen_id == other.citizen_id:
+        return True
+    email = proven_email(case)
+    return email is not None and email == proven_email(other)
+
+
+@dataclass
+class CitizenHistory:
+    """What an agent sees beside a case: the citizen's other cases and ideas.
+
+    ``unverified`` are cases that only share a typed email address: possibly the same
+    person, but they may be linked as related, never merged.
+    """
+
+    cases: list[Case]
+    unverified: list[Case]
+    ideas: list[Idea]
+    related: list[Case]
+
+
+def citizen_history(case: Case) -> CitizenHistory:
+    """Every other case of the same citizen (account, or proven address), and their ideas."""
+    candidates = []
     if case.citizen_id:
-        same_person.append(Case.citizen_id == case.citizen_id)
-    if case.contact_email:
-        same_person.append(Case.contact_email == case.contact_email)
-    other_cases: list[Case] = []
-    if same_person:
-        other_cases = list(db.session.scalars(
-            select(Case).where(or_(*same_person), Case.id != case.id)
-            .options(selectinload(Case.department))
-            .order_by(Case.created_at.desc()).limit(50)))
+        candidates.append(Case.citizen_id == case.citizen_id)
+    emails = {email for email in (case.contact_email, proven_email(case)) if email}
+    if emails:
+        candidates.append(Case.contact_email.in_(emails))
+    mine: list[Case] = []
+    unverified: list[Case] = []
+    if candidates:
+        for other in db.session.scalars(
+                select(Case).where(or_(*candidates), Case.id != case.id)
+                .options(selectinload(Case.department), selectinload(Case.citizen))
+                .order_by(Case.created_at.desc()).limit(50)):
+            (mine if same_citizen(case, other) else unverified).append(other)
     ideas: list[Idea] = []
     if case.citizen_id:
         ideas = list(db.session.scalars(
             select(Idea).where(Idea.author_id == case.citizen_id)
             .order_by(Idea.created_at.desc()).limit(50)))
-    return other_cases, ideas
+    return CitizenHistory(cases=mine, unverified=unverified, ideas=ideas,
+                          related=related_cases(case))
+
+
+def related_cases(case: Case) -> list[Case]:
+    """Cases an agent linked to this one, in either direction."""
+    linked = select(CaseLink.related_case_id).where(CaseLink.case_id == case.id).union(
+        select(CaseLink.case_id).where(CaseLink.related_case_id == case.id))
+    return list(db.session.scalars(
+        select(Case).where(Case.id.in_(linked)).options(selectinload(Case.department))
+        .order_by(Case.created_at.desc())))
 
 
 def colleagues_for(case: Case) -> list[User]:
@@ -401,17 +450,16 @@ def merge(actor: User, case: Case, target: Case, reason: str, version: int | Non
           since_event_id: int | None = None) -> None:
     """Merge ``case`` into ``target``: messages, files and followers move; it then redirects.
 
-    Only cases of the same citizen are merged, so nobody ever sees another person's
-    conversation.
+    Only cases of the same citizen are merged (``same_citizen``: one account, or one
+    proven address), so nobody ever sees another person's conversation. Cases that
+    merely share a typed address can be linked instead.
     """
     _check(actor, case, version, since_event_id)
     if not can_see_case(actor, target):
         raise CaseError("merge_not_found", field="target")
     if target.id == case.id or target.merged_into_id is not None:
         raise CaseError("merge_not_found", field="target")
-    same_citizen = ((case.citizen_id and case.citizen_id == target.citizen_id)
-                    or (case.contact_email and case.contact_email == target.contact_email))
-    if not same_citizen:
+    if not same_citizen(case, target):
         raise CaseError("merge_other_citizen", field="target")
     now = clock.now()
     # The merged case's own description becomes a message of the target.
@@ -425,12 +473,28 @@ def merge(actor: User, case: Case, target: Case, reason: str, version: int | Non
         if follower not in target.followers:
             target.followers.append(follower)
     case.merged_into = target
-    case.status = CaseStatus.CLOSED
+    if case.status is not CaseStatus.CLOSED:
+        cases.change_status(case, CaseStatus.CLOSED, actor=actor, reason=reason)
     case.closed_at = now
     _event(case, CaseEventKind.MERGED, actor, to_value=target.reference, reason=reason)
     _event(target, CaseEventKind.MERGED, actor, from_value=case.reference, reason=reason)
     cases.notify_citizen(case, "case_merged", target=target,
                          target_token=cases.case_link_token(target))
+
+
+def link_cases(actor: User, case: Case, target: Case, reason: str = "",
+               version: int | None = None, since_event_id: int | None = None) -> None:
+    """Note that two cases are related (e.g. possibly the same person). Nothing moves."""
+    _check(actor, case, version, since_event_id)
+    if target.id == case.id or not can_see_case(actor, target):
+        raise CaseError("merge_not_found", field="target")
+    if target in related_cases(case):
+        return
+    db.session.add(CaseLink(case_id=case.id, related_case_id=target.id,
+                            created_by_id=actor.id, reason=reason.strip(),
+                            created_at=clock.now()))
+    _event(case, CaseEventKind.LINKED, actor, to_value=target.reference, reason=reason)
+    _event(target, CaseEventKind.LINKED, actor, to_value=case.reference, reason=reason)
 
 
 def record_case(actor: User, submission: Submission) -> Case:

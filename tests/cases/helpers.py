@@ -7,9 +7,26 @@ import re
 
 from PIL import Image
 
-PDF = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-       b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n"
-       b"%%EOF\n")
+CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+NO_PAGES = b"<< /Type /Pages /Kids [] /Count 0 >>"
+
+
+def pdf_document(*objects: bytes, trailer: bytes = b"/Root 1 0 R") -> bytes:
+    """A well-formed PDF of ``objects`` (numbered from 1), with a correct xref table."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, trailer, xref)
+    return bytes(out)
+
+
+PDF = pdf_document(CATALOG, NO_PAGES)
 
 
 def jpeg_with_exif(size=(64, 48)) -> bytes:

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.models import Case
-from tests.cases.helpers import PDF, complaint_form, files, png
+from tests.cases.helpers import CATALOG, NO_PAGES, PDF, complaint_form, files, pdf_document, png
 from tests.cases.test_intake import submit
 
 
@@ -97,7 +97,7 @@ def test_too_many_files_and_case_total(make_app, db):
     six = [(png(), f"{number}.png") for number in range(6)]
     response = submit(client, complaint_form(), attachments=six, lang="en")
     assert "Attach at most 5 files." in response.text
-    heavy = PDF[:-6] + b"%" + b"a" * (60 * 1024) + b"\n%%EOF\n"
+    heavy = pdf_document(CATALOG, NO_PAGES, b"(%s)" % (b"a" * (60 * 1024)))
     response = submit(client, complaint_form(), lang="en",
                       attachments=[(heavy, "a.pdf"), (heavy, "b.pdf")])
     assert "All the files together must be at most 0.1 MB." in response.text

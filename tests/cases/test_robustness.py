@@ -1,5 +1,6 @@
 """Nothing accepted is lost, nothing half-done is left: concurrency and injected faults."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest import mock
@@ -67,21 +68,58 @@ def test_failed_commit_removes_new_files_but_keeps_files_other_cases_use(app, db
     assert db.session.scalar(db.select(db.func.count(Case.id))) == 1
 
 
-def test_disk_full_while_writing_is_a_500_without_partial_files_or_rows(app, db):
+def _full_disk(fd, *args, **kwargs):
+    import errno
+    import os as real_os
+
+    real_os.close(fd)
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_disk_full_gives_an_error_by_the_files_and_keeps_the_text(app, db, caplog):
     client = app.test_client()
-
-    def full_disk(fd, *args, **kwargs):
-        import errno
-        import os as real_os
-
-        real_os.close(fd)
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    with mock.patch("portal.storage.os.fdopen", full_disk):
-        response = submit(client, complaint_form(), lang="en", attachments=[(png(), "a.png")])
-    assert response.status_code == 500
+    form = complaint_form(subject="Farola rota junto al colegio")
+    with mock.patch("portal.storage.os.fdopen", _full_disk):
+        response = submit(client, form, lang="en", attachments=[(png(), "a.png")])
+    assert response.status_code == 200
+    page = response.text
+    assert "We could not save your files just now, so your message has not been sent" in page
+    assert 'id="attachments-error"' in page  # next to the files field
+    assert "Farola rota junto al colegio" in page and "dos semanas apagada" in page
     assert db.session.scalar(db.select(db.func.count(Case.id))) == 0
     assert _files_on_disk(app) == []
+    # The log says which disk is full, for whoever can free space (and no personal data).
+    assert any(app.config["UPLOAD_PATH"] in record.getMessage() and "ENOSPC" in
+               record.getMessage() for record in caplog.records)
+    assert "María" not in caplog.text
+
+
+def test_disk_full_when_the_case_is_stored_keeps_the_held_file_for_a_resend(app, db):
+    from portal import storage
+
+    client = app.test_client()
+    first = submit(client, complaint_form(contact_email="not-an-email"), lang="en",
+                   attachments=[(png(), "farola.png")])
+    token = re.search(r'name="kept" value="([^"]+)"', first.text).group(1)
+    form = complaint_form(kept=token)
+    real_write = storage._write_atomically
+
+    def full_store(target, data):
+        if "kept" not in target.parts:
+            raise OSError(28, "No space left on device")
+        real_write(target, data)
+
+    with mock.patch("portal.storage._write_atomically", full_store):
+        second = submit(client, form, lang="en")
+    assert second.status_code == 200
+    assert "We could not save your files just now" in second.text
+    assert "Kept: farola.png" in second.text
+    assert db.session.scalar(db.select(db.func.count(Case.id))) == 0
+
+    third = submit(client, form, lang="en")  # space again: the same form goes through
+    assert third.status_code == 302
+    case = db.session.scalar(db.select(Case))
+    assert [item.original_name for item in case.attachments] == ["farola.png"]
 
 
 @pytest.mark.parametrize("kind", list(CaseKind))

@@ -193,7 +193,7 @@ def test_merge_refuses_another_citizens_case(app, db, movilidad, make_user):
                            token="other")
     response = staff.post(f"/staff/cases/{first}/merge?lang=en", data={"target": second})
     assert response.status_code == 400
-    assert "Only cases of the same citizen can be merged." in response.text
+    assert "Only cases of the same citizen can be merged:" in response.text
 
 
 def test_the_citizens_whole_history_across_departments(app, db, movilidad, hacienda,
