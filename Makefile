@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
+# Links in mail point where `make run` serves, unless PORTAL_BASE_URL says otherwise (in
+# production it is the portal's public address: README, Deployment shapes).
+RUN_BASE_URL := $(or $(PORTAL_BASE_URL),http://$(HOST):$(PORT))
 # More than one worker needs PORTAL_REDIS_URL (shared rate-limit counts).
 WORKERS ?= 1
 
@@ -18,17 +21,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip shows its build backend's warnings; for an editable install setuptools warns only
+# "Editable installation." (a note with nothing to act on), so that one is ignored.
+PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet
+
 # Reinstall only when the package metadata changes.
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e '.[postgres,redis]'
-	touch $@
+	$(PIP_INSTALL) -e '.[postgres,redis]'
+	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[postgres,redis,test]'
-	touch $@
+	$(PIP_INSTALL) -e '.[postgres,redis,test]'
+	@touch $@
 
+# Quiet unless a catalog has an error (the tests check that none misses a string).
 compile-translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --statistics -d translations 2>&1 | tail -n 5
+	$(BIN)/pybabel --quiet compile -d translations
 
 # Extract, update and compile the catalogs. Extraction omits dates and line numbers so
 # the template only changes when a string does.
@@ -46,6 +54,9 @@ migrate: $(VENV)/.installed
 demo: migrate
 	$(FLASK) portal demo
 	$(FLASK) search reindex --if-missing
+
+# Mail sent while `make run` serves, or by its demo data, links to where it serves.
+run demo: export PORTAL_BASE_URL := $(RUN_BASE_URL)
 
 # One process with threads: without PORTAL_REDIS_URL rate limits are counted in its
 # memory, and portal/gunicorn_conf.py refuses more workers (see README, Deployment).

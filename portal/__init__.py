@@ -5,18 +5,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+# Nothing at module level needs Flask or another dependency: setuptools builds the
+# package (portal/_build.py) where none is installed.
+if TYPE_CHECKING:
+    from flask import Flask
 
-from portal import config as portal_config
-from portal.request_limits import DatabaseIdConverter, PortalRequest
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def source_folder(name: str) -> Path:
+    """``translations`` or ``migrations``: the copy in a built package, else the checkout's.
+
+    A wheel (or ``pip install .``) carries them inside ``portal/`` (portal/_build.py); an
+    editable install or a checkout reads them at the top of the repository.
+    """
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.is_dir() else PROJECT_ROOT / name
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from defaults, ``PORTAL_*`` variables and ``config`` (for tests)."""
+    from flask import Flask
+
+    from portal import config as portal_config
+
     settings = portal_config.load(config)
     instance_path = Path(settings["INSTANCE_PATH"])
     if not instance_path.is_absolute():
@@ -48,6 +63,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> None:
+    from portal import config as portal_config
+    from portal.request_limits import DatabaseIdConverter, PortalRequest
+
     for folder in ("", "uploads", "outbox", "search"):
         (instance_path / folder).mkdir(parents=True, exist_ok=True)
     app.config["PORTAL"] = settings
@@ -94,7 +112,7 @@ def _register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"),
+    migrate.init_app(app, db, directory=str(source_folder("migrations")),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -95,18 +95,19 @@ PHONE_CASES = [
      "Pregunta en la oficina qué requisitos hay y cuándo se abre la convocatoria."),
 ]
 
+# No greeting in a saved reply: the reply email already opens with "Hello <name>,".
 CANNED = [
     (None, "es", "Acuse de recibo",
-     "Hola, {name}:\n\nHemos recibido su mensaje (referencia {reference}) y lo estamos "
+     "Hemos recibido su mensaje (referencia {reference}) y lo estamos "
      "estudiando. Le responderemos antes del {due_date}.\n\nUn saludo."),
     (None, "en", "Acknowledgement",
-     "Hello {name},\n\nWe have received your message (reference {reference}) and are looking "
+     "We have received your message (reference {reference}) and are looking "
      "into it. We will answer you by {due_date}.\n\nKind regards."),
     ("hacienda", "es", "Fraccionamiento de pago",
-     "Hola, {name}:\n\nPuede fraccionar el pago en dos plazos domiciliados solicitándolo "
+     "Puede fraccionar el pago en dos plazos domiciliados solicitándolo "
      "antes del 1 de abril en la sede electrónica o en la oficina de atención.\n\nUn saludo."),
     ("movilidad", "es", "Tarjeta de residente",
-     "Hola, {name}:\n\nPara la tarjeta de residente necesita el empadronamiento en la zona, "
+     "Para la tarjeta de residente necesita el empadronamiento en la zona, "
      "el permiso de circulación a su nombre y estar al corriente del impuesto de vehículos."
      "\n\nUn saludo."),
 ]

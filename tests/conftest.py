@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import email
 import email.policy
+import logging
 import os
 import shutil
 import uuid
@@ -244,3 +245,37 @@ def login_as(client, make_user, db) -> Callable[..., User]:
         return user
 
     return login
+
+
+# ---------------------------------------------------------------- search failures
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "search_faults: the test damages the search index on "
+                            "purpose, so failures of its fast path are expected")
+
+
+class _SearchFailures(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.setFormatter(logging.Formatter("%(message)s"))
+        self.failures: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "search_failure", False):
+            # Formatted now: a kept record would keep its traceback's frames alive.
+            self.failures.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def fail_on_search_failures(request) -> Iterator[None]:
+    """Fail a test during which the search fast path raised and the database answered
+    instead: a bug there (say, a changed Whoosh internal) must not pass as a slower
+    search. Tests that damage the index on purpose are marked ``search_faults``."""
+    handler = _SearchFailures()
+    logger = logging.getLogger("portal.search")
+    logger.addHandler(handler)
+    yield
+    logger.removeHandler(handler)
+    if handler.failures and request.node.get_closest_marker("search_faults") is None:
+        pytest.fail("the search fast path failed and fell back to the database:\n"
+                    + "\n".join(handler.failures), pytrace=False)

@@ -14,8 +14,8 @@ def test_home_shows_the_three_ways_in_and_says_what_is_not_built(client):
     text = client.get("/?lang=en").text
     for title in ("Ask a question", "Make a complaint", "Propose an idea"):
         assert title in text
-    assert "You said, we did" in text
-    assert "No improvement reports have been published yet." in text
+    # No report yet: no empty "You said, we did" section (tests/test_layout.py).
+    assert "You said, we did" not in text
 
 
 def test_home_lists_published_reports_only(client, db):
@@ -38,10 +38,12 @@ def test_healthz_reports_database_and_search(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["status"] == "ok"
     assert body["database"]["status"] == "ok"
     assert body["search"]["backend"] == "whoosh"
-    assert body["search"]["status"] in {"ok", "missing"}
+    # A fresh instance has no search index until the first write builds it: searches
+    # are answered by the database meanwhile, which is degraded, not down.
+    assert (body["status"], body["search"]["status"], body["search"]["index"]) == (
+        "degraded", "degraded", "missing")
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(app):

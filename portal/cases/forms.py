@@ -125,7 +125,8 @@ class CaseForm(FlaskForm):
         validators=[Optional(), Length(max=300, message=_l(
             "The address must be %(max)d characters or fewer.", max=300)),
             no_control_characters],
-        render_kw={"autocomplete": "street-address"})
+        # A one-line input: street-address is for a textarea (several lines).
+        render_kw={"autocomplete": "address-line1"})
     latitude = _coordinate(_l("Latitude (optional)"), -90, 90,
                            _l("Enter a latitude between -90 and 90, like 40.4168."))
     longitude = _coordinate(_l("Longitude (optional)"), -180, 180,
@@ -159,6 +160,8 @@ class CaseForm(FlaskForm):
     website = StringField(_l("Leave this field empty"),
                           render_kw={"autocomplete": "off", "tabindex": "-1"})
     submission_token = HiddenField(filters=[_issued_token])
+    # The reference of an earlier case this one follows on from (?related=), if any.
+    related = HiddenField()
 
     #: Set by the view: guests must give a name and email so we can answer them.
     contact_required = True

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
-from portal import storage
+from portal import page_cache, storage
 from portal.cases import service
 from portal.cases.forms import (
     CASE_ERRORS,
@@ -146,7 +146,14 @@ def _submission_key() -> str:
 
 # ---------------------------------------------------------------- intake
 
+INTAKE_CACHED_ARGS = frozenset({"kind", "subject", "lang"})
+
+
 @bp.route("/cases/new", methods=["GET", "POST"])
+# The empty form is kept for anonymous visitors, its tokens made afresh per response;
+# not with other arguments (?related= shows a case only this browser may see). Above
+# the limits, which count POSTs only: a kept form is served without evaluating them.
+@page_cache.cached(unless=lambda: not set(request.args) <= INTAKE_CACHED_ARGS)
 @limiter.limit("20 per hour", methods=["POST"])
 @limiter.limit("10 per hour", methods=["POST"], key_func=_submission_key)
 def new():
@@ -159,9 +166,11 @@ def new():
     signed_in = current_user.is_authenticated
     form.contact_required = not signed_in
     if request.method == "GET":
-        form.submission_token.data = secrets.token_urlsafe(24)
+        form.submission_token.data = page_cache.fresh("submission",
+                                                      lambda: secrets.token_urlsafe(24))
         form.language.data = current_language()
         form.subject.data = request.args.get("subject", "")[:200] or None
+        form.related.data = request.args.get("related", "")[:32]
         if signed_in:
             form.contact_name.data = current_user.display_name
             form.contact_email.data = current_user.email
@@ -196,10 +205,16 @@ def new():
     for error in refused:
         show_case_error(form, error)
     return render_template("cases/new.html", form=form, kind=kind, suggestions=suggestions,
-                           held=held,
+                           held=held, related=_related_case(form),
                            max_files=current_app.config["PORTAL"]["UPLOAD_MAX_FILES"],
                            max_file_size=_megabytes(
                                current_app.config["PORTAL"]["UPLOAD_MAX_FILE_BYTES"]))
+
+
+def _related_case(form):
+    """The earlier case this one follows on from, if the sender may see it; else None."""
+    reference = (form.related.data or "").strip()
+    return service.find_visible_case(reference, _author(), browser_key()) if reference else None
 
 
 def _submit(form, kind: CaseKind, held: list[storage.KeptFile]):
@@ -223,6 +238,7 @@ def _submit(form, kind: CaseKind, held: list[storage.KeptFile]):
         publish_consent=form.publish_consent.data,
         files=service.release_held(held),
         submission_token=form.submission_token.data or None,
+        related_case=_related_case(form),
     )
     try:
         case, _created = service.submit_case(submission, current_user if signed_in else None)
@@ -278,12 +294,12 @@ def view_case(reference: str):
 def _render_case(case, reply_form=None, rating_form=None, reopen_form=None, status=200,
                  held=()):
     return render_template(
-        "cases/case.html", case=case, messages=service.public_messages(case),
+        "cases/case.html", case=case, messages=service.conversation(case),
         reply_form=reply_form or ReplyForm(), rating_form=rating_form or RatingForm(),
         reopen_form=reopen_form or ReopenForm(),
         can_reply=case.status in service.CITIZEN_CAN_REPLY,
         can_rate=case.status in service.ANSWERED and case.satisfaction is None,
-        can_reopen=service.can_reopen(case),
+        can_reopen=service.can_reopen(case), reopen_until=service.reopen_until(case),
         initial_files=[item for item in case.attachments if item.message_id is None],
         held=held,
     ), status

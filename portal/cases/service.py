@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -25,6 +25,7 @@ from portal.models import (
     CaseEventKind,
     CaseGrant,
     CaseKind,
+    CaseLink,
     CaseStatus,
     Category,
     Channel,
@@ -78,6 +79,9 @@ class Submission:
     files: list[Upload] = field(default_factory=list)
     submission_token: str | None = None
     channel: Channel = Channel.WEB
+    #: An earlier case this one follows on from (past its reopen window), which the
+    #: sender may see; linked for staff (CaseLink), as an agent's link would be.
+    related_case: Case | None = None
 
 
 def _settings() -> dict:
@@ -258,11 +262,24 @@ def submit_case(submission: Submission, citizen: User | None = None) -> tuple[Ca
     _event(case, CaseEventKind.CREATED, actor=citizen, to_value=case.status.value,
            channel=case.channel.value)
     db.session.flush()
+    if submission.related_case is not None and submission.related_case.id != case.id:
+        _link_follow_up(case, submission.related_case, citizen)
     notify_citizen(case, "case_received")
     from portal.knowledge import service as knowledge
 
     knowledge.form_submitted(submission.submission_token)
     return case, True
+
+
+def _link_follow_up(case: Case, earlier: Case, citizen: User | None) -> None:
+    """Record that ``case`` follows on from ``earlier``: a link staff see on both."""
+    db.session.add(CaseLink(case_id=case.id, related_case_id=earlier.id,
+                            created_by_id=citizen.id if citizen else None,
+                            created_at=clock.now()))
+    _event(case, CaseEventKind.LINKED, actor=citizen, to_value=earlier.reference,
+           follow_up=True)
+    _event(earlier, CaseEventKind.LINKED, actor=citizen, to_value=case.reference,
+           follow_up=True)
 
 
 def notify_citizen(case: Case, template: str, **context) -> None:
@@ -486,10 +503,43 @@ def rate_case(case: Case, score: int, comment: str, author: User | None = None) 
     _event(case, CaseEventKind.RATED, actor=author, to_value=str(score))
 
 
-def can_reopen(case: Case) -> bool:
+def reopen_until(case: Case) -> datetime | None:
+    """Until when the citizen may reopen an answered case (None: not answered)."""
     if case.status not in ANSWERED or case.resolved_at is None:
-        return False
-    return clock.now() - case.resolved_at <= timedelta(days=_settings()["REOPEN_DAYS"])
+        return None
+    return case.resolved_at + timedelta(days=_settings()["REOPEN_DAYS"])
+
+
+def can_reopen(case: Case) -> bool:
+    until = reopen_until(case)
+    return until is not None and clock.now() <= until
+
+
+@dataclass
+class EarlierAnswer:
+    """An answer the case was resolved with before it was reopened, as the citizen saw it."""
+
+    created_at: datetime
+    body: str
+    author: User | None
+    earlier_answer: bool = True  # tells the template it is not a Message
+
+
+def conversation(case: Case) -> list[Message | EarlierAnswer]:
+    """The citizen's conversation: public messages and, in their place, earlier answers.
+
+    A resolution's summary is the answer; a reopen must not make it vanish. Every
+    resolution is in the history (its summary is the event's reason); all but the one
+    the case stands answered with now (shown on its own above) join the conversation.
+    """
+    answers = [EarlierAnswer(event.created_at, event.reason, event.actor)
+               for event in case.events
+               if event.kind is CaseEventKind.STATUS_CHANGED
+               and event.to_value == CaseStatus.RESOLVED.value and event.reason.strip()]
+    if case.status in ANSWERED and answers:
+        answers.pop()  # the latest: the current answer
+    entries: list[Message | EarlierAnswer] = [*public_messages(case), *answers]
+    return sorted(entries, key=lambda entry: entry.created_at)
 
 
 def reopen_case(case: Case, reason: str, author: User | None = None) -> None:

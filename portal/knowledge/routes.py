@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from urllib.parse import urlencode
 
@@ -13,11 +14,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
+from portal import page_cache
 from portal.cases import references
 from portal.extensions import db, limiter
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.knowledge import markdown, redaction, service
 from portal.knowledge.forms import ArticleForm, FeedbackForm, SearchForm
+from portal.knowledge.tags import tag_label
 from portal.models import Article, ArticleFeedback, ArticleStatus, Department, Role, Tag
 from portal.request_limits import whole_number
 from portal.search.base import SearchQuery
@@ -40,15 +43,33 @@ def _search_links(base: str):
     return link
 
 
+@bp.app_context_processor
+def _tag_labels() -> dict:
+    return {"tag_label": tag_label}
+
+
 def _department_names() -> dict[str, str]:
+    """Slug -> name in the page's language (kept until a department changes)."""
     language = current_language()
-    return {department.slug: department.name(language)
-            for department in db.session.scalars(select(Department))}
+    return page_cache.remember(("department_names", language), lambda: {
+        department.slug: department.name(language)
+        for department in db.session.scalars(select(Department))})
+
+
+def _tag_labels(slugs: list[str]) -> dict[str, str]:
+    """Slug -> label in the page's language, for the tags of a results page."""
+    if not slugs:
+        return {}
+    labels = page_cache.remember(("tag_labels", current_language()), lambda: {
+        slug: tag_label(slug, label)
+        for slug, label in db.session.execute(select(Tag.slug, Tag.label))})
+    return {slug: labels[slug] for slug in slugs if slug in labels}
 
 
 # ---------------------------------------------------------------- public
 
 @bp.get("/kb")
+@page_cache.cached()
 def index():
     form = SearchForm(request.args)
     text = (form.q.data or "").strip() if form.validate() else ""
@@ -68,8 +89,7 @@ def index():
             select(Department.slug, func.count(Article.id)).join(Article.department)
             .where(Article.status == ArticleStatus.PUBLISHED).group_by(Department.slug)).all())
     tag_slugs = list(results.facets.get("tags", {})) if results else []
-    tag_labels = dict(db.session.execute(
-        select(Tag.slug, Tag.label).where(Tag.slug.in_(tag_slugs))).all()) if tag_slugs else {}
+    tag_labels = _tag_labels(tag_slugs)
     return render_template("knowledge/index.html", form=form, query=query, results=results,
                            latest=latest, department_counts=counts, tag_labels=tag_labels,
                            department_names=_department_names(),
@@ -78,6 +98,8 @@ def index():
 
 @bp.get("/kb/<int:article_id>", defaults={"slug": None})
 @bp.get("/kb/<int:article_id>/<slug>")
+# ?from=: a suggestion opened from a form being written, counted once per visit.
+@page_cache.cached(unless=lambda: bool(request.args.get("from")))
 def article(article_id: int, slug: str | None):
     item = db.session.get(Article, article_id)
     if item is None or item.status is not ArticleStatus.PUBLISHED:
@@ -113,12 +135,42 @@ def feedback(article_id: int):
                            department_names=_department_names(), thanks=None), 400
 
 
+# A suggestion interrupts someone writing to us, so it must be a plausible answer, not
+# merely the best of a bad lot: a streetlight complaint once got the recycling guide.
+# A hit is shown when its score (the backend's BM25F) reaches SUGGESTION_MIN_SCORE and
+# is close to the best hit's (SUGGESTION_NEAR_BEST of it); at most SUGGESTION_LIMIT.
+# Tuned on tests/knowledge/test_suggestion_relevance.py (citizens' texts against the
+# demo knowledge base), which prints the share of useful suggestions; retune there
+# if the scoring changes. The floor is absolute, so it depends on the scale of the
+# backend's scores (and, through the IDF, loosely on the size of the knowledge base).
+# A knowledge base of a few dozen articles gives every word a small IDF, so its scores
+# stay far below the floor: there only the near-best rule applies, until the base has
+# SUGGESTION_FLOOR_FROM published articles (the demo has 72).
+SUGGESTION_MIN_SCORE = 12.0
+SUGGESTION_NEAR_BEST = 0.85
+SUGGESTION_LIMIT = 3
+SUGGESTION_FLOOR_FROM = 50
+
+
+def plausible_hits(hits, published: int | None = None):
+    """The hits good enough to suggest while someone writes (see above)."""
+    if not hits:
+        return []
+    floor = SUGGESTION_NEAR_BEST * max(hit.score for hit in hits)
+    if published is None or published >= SUGGESTION_FLOOR_FROM:
+        floor = max(SUGGESTION_MIN_SCORE, floor)
+    return [hit for hit in hits if hit.score >= floor][:SUGGESTION_LIMIT]
+
+
 def suggestions_for(text: str, form_token: str = "", limit: int = 5):
-    """Top answers for what a citizen is typing (used by the case forms too)."""
+    """Plausible answers for what a citizen is typing (used by the case forms too)."""
     if len(text.strip()) < 3:
         return None
-    return service.search_articles(SearchQuery(text=text, locale=current_language(),
-                                               per_page=limit))
+    results = service.search_articles(SearchQuery(text=text, locale=current_language(),
+                                                  per_page=limit))
+    published = db.session.scalar(select(func.count()).select_from(Article).where(
+        Article.status == ArticleStatus.PUBLISHED))
+    return replace(results, hits=plausible_hits(results.hits, published))
 
 
 @bp.get("/kb/suggest")

@@ -1,8 +1,10 @@
 """The knowledge base: articles grown from resolved cases, their publishing and search.
 
-The database is the truth. The search index follows it after each commit; if the
-index is locked or broken the write still succeeds, the update waits in
-``search_pending`` and is retried, and searches fall back to the database meanwhile.
+The database is the truth. The search index follows it after each commit; if there is
+no index yet (a fresh deployment) or it was deleted, that first update builds it from
+the database. If the index is locked or broken the write still succeeds, the update
+waits in ``search_pending`` and is retried, and searches fall back to the database
+meanwhile.
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ from portal.models import (
     User,
 )
 from portal.search import documents
-from portal.search.base import Hit, SearchQuery, SearchResults, SearchUnavailable
+from portal.search.base import (
+    Hit,
+    IndexMissing,
+    SearchBackend,
+    SearchQuery,
+    SearchResults,
+    SearchUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -264,12 +273,18 @@ def sync_index(doc_ids: list[str]) -> None:
         for doc_id in wanted:
             document = _load_document(session, doc_id)
             (to_index.append(document) if document else to_delete.append(doc_id))
+        backend = search.backend()
         try:
-            backend = search.backend()
-            if to_index:
-                backend.index(to_index)
-            if to_delete:
-                backend.delete(to_delete)
+            try:
+                _update_index(backend, to_index, to_delete)
+            except IndexMissing:
+                # A fresh deployment, or a deleted index: build it from the database,
+                # which holds this change already (this runs after the commit).
+                built = backend.rebuild(public_documents(session), if_missing=True)
+                if built is None:  # another process built it meanwhile
+                    _update_index(backend, to_index, to_delete)
+                else:
+                    log.info("search index built: %d documents", built)
         except (SearchUnavailable, OSError) as error:
             log.warning("index update postponed (%s): %d documents", error, len(wanted))
             for doc_id in wanted:
@@ -283,14 +298,22 @@ def sync_index(doc_ids: list[str]) -> None:
             session.commit()
 
 
-def public_documents() -> Iterable:
+def _update_index(backend: SearchBackend, to_index: list, to_delete: list[str]) -> None:
+    if to_index:
+        backend.index(to_index)
+    if to_delete:
+        backend.delete(to_delete)
+
+
+def public_documents(session: Session | None = None) -> Iterable:
     """Every document the public index should hold."""
-    for article in db.session.scalars(select(Article).where(
+    session = session or db.session
+    for article in session.scalars(select(Article).where(
             Article.status == ArticleStatus.PUBLISHED).execution_options(yield_per=500)):
         document = documents.article_document(article)
         if document is not None:
             yield document
-    for idea in db.session.scalars(select(Idea).execution_options(yield_per=500)):
+    for idea in session.scalars(select(Idea).execution_options(yield_per=500)):
         document = documents.idea_document(idea)
         if document is not None:
             yield document
@@ -298,14 +321,20 @@ def public_documents() -> Iterable:
 
 def reindex(progress: Callable[[int], None] | None = None) -> int:
     """Rebuild the index from the database; return how many documents it holds."""
+    # Only the updates pending before the rebuild reads the database are in it; one
+    # postponed while it runs stays pending.
+    pending = list(db.session.scalars(select(SearchPending.doc_id)))
     with mail.url_context():
         count = search.backend().rebuild(public_documents(), progress)
-    db.session.execute(delete(SearchPending))
+    if pending:
+        db.session.execute(delete(SearchPending).where(SearchPending.doc_id.in_(pending)))
     db.session.commit()
     return count
 
 
 def index_is_missing() -> bool:
+    """Whether there is no usable index (none, damaged, or from an earlier version); an
+    empty one, on a deployment with no articles yet, is in place."""
     return search.backend().status()["status"] != "ok"
 
 

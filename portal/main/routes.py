@@ -6,12 +6,15 @@ from flask import Blueprint, current_app, jsonify, render_template, url_for
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import search
+from portal import page_cache, search
 from portal.extensions import db
 from portal.i18n import current_language
 from portal.models import Report, ReportStatus
 
 bp = Blueprint("main", __name__)
+# The page cache belongs to the app; it is set up with the blueprint that serves the
+# home page. (It would sit as well in create_app, next to search.register.)
+bp.record_once(lambda state: page_cache.register(state.app))
 
 
 def _feature_links() -> dict[str, str | None]:
@@ -27,6 +30,7 @@ def _feature_links() -> dict[str, str | None]:
 
 
 @bp.get("/")
+@page_cache.cached()
 def index():
     reports = db.session.scalars(
         select(Report)
@@ -43,16 +47,19 @@ def _localised_page(name: str):
 
 
 @bp.get("/accessibility")
+@page_cache.cached()
 def accessibility():
     return _localised_page("accessibility")
 
 
 @bp.get("/privacy")
+@page_cache.cached()
 def privacy():
     return _localised_page("privacy")
 
 
 @bp.get("/contact")
+@page_cache.cached()
 def contact():
     return _localised_page("contact")
 
@@ -65,10 +72,15 @@ def healthz():
     except SQLAlchemyError as error:
         db.session.rollback()
         database = {"status": "error", "error": type(error).__name__}
+    # Search answered by the database (no usable index, or the fast path failing) is
+    # degraded, not an outage: the status stays 200 while the database answers.
     search_status = search.backend().status()
+    degraded = search_status.pop("degraded")
+    search_status = {**search_status, "index": search_status["status"],
+                     "status": "degraded" if degraded else "ok"}
     healthy = database["status"] == "ok"
     body = {
-        "status": "ok" if healthy else "unavailable",
+        "status": ("degraded" if degraded else "ok") if healthy else "unavailable",
         "database": database,
         "search": search_status,
         "jobs": {"backend": "in-process", "status": "ok"},

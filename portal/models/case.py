@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal import clock
@@ -31,15 +42,36 @@ case_followers = Table(
 )
 
 
+# A case waits for an answer, or for the citizen, in these states; the others are done.
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.WAITING_ON_CITIZEN)
+# The sort key of an open case with no deadline at all: after every dated one.
+NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 class Case(db.Model):
     __tablename__ = "cases"
     __table_args__ = (
-        # One index per queue query: see DESIGN.md §3 on list pages.
+        # One index per queue query: see README.md, Architecture (Speed). Every queue sorts
+        # by (next_due_at, id), so each index puts the queue's equality column first,
+        # then that key, then the columns the queue filters on, so that rows are read in
+        # order and skipped inside the index (staff/service.py ``_queue_condition``).
         Index("ix_cases_status_created_at", "status", "created_at"),
-        Index("ix_cases_department_status_due", "department_id", "status", "resolution_due_at"),
-        Index("ix_cases_assignee_status_due", "assignee_id", "status", "resolution_due_at"),
+        # "mine" (assignee = me) and, for managers, "department" (assignee IS NULL).
+        Index("ix_cases_assignee_due", "assignee_id", "next_due_at", "id", "status",
+              "department_id"),
+        # "department" for an agent (department = hers) and "triage" (department IS NULL).
+        Index("ix_cases_department_due", "department_id", "next_due_at", "id", "status",
+              "assignee_id"),
+        # "waiting" (status = waiting on citizen).
+        Index("ix_cases_status_due", "status", "next_due_at", "id", "department_id"),
+        # "due soon" and "overdue": a range of next_due_at; "resolved": next_due_at IS
+        # NULL, newest (highest id) first.
+        Index("ix_cases_due", "next_due_at", "id", "status", "department_id"),
         Index("ix_cases_citizen_created_at", "citizen_id", "created_at"),
         Index("ix_cases_contact_email", "contact_email"),
+        # The queues rely on it: no deadline is due exactly when the case is done.
+        CheckConstraint("(next_due_at IS NULL) = (status IN ('resolved', 'closed'))",
+                        name="next_due_at_while_open"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,6 +122,11 @@ class Case(db.Model):
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The deadline due next (``next_deadline``), stored so that queues sort on an
+    # index: NO_DEADLINE for an open case without one, NULL once (and only once) the
+    # case is done (a CHECK constraint says so, and the queues' WHERE clauses use it).
+    # Kept up to date on every flush by ``_keep_next_due_at`` below.
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the clock was paused by "waiting on citizen"; None while it runs.
@@ -125,6 +162,39 @@ class Case(db.Model):
 
     def __repr__(self) -> str:
         return f"<Case {self.reference}>"
+
+    @property
+    def next_deadline(self) -> tuple[str, datetime] | None:
+        """("first_response" or "resolution", when) due next while open, else None.
+
+        The first response while the citizen has had no answer, then the resolution.
+        """
+        if (self.status or CaseStatus.NEW) not in OPEN_STATUSES:  # None: NEW on insert
+            return None
+        if self.first_responded_at is None and self.first_response_due_at is not None:
+            return "first_response", self.first_response_due_at
+        if self.resolution_due_at is not None:
+            return "resolution", self.resolution_due_at
+        return None
+
+
+
+@event.listens_for(Case, "before_insert")
+@event.listens_for(Case, "before_update")
+def _keep_next_due_at(_mapper, _connection, case: Case) -> None:
+    """Derive the stored sort key from the status and the dates at every flush.
+
+    Done here, below every service, so that no path that answers, pauses, resumes,
+    resolves or reopens a case can forget it. (Bulk Core inserts bypass it and must set
+    ``next_due_at`` themselves, as the benchmark does.)
+    """
+    deadline = case.next_deadline
+    if deadline is not None:
+        case.next_due_at = deadline[1]
+    elif (case.status or CaseStatus.NEW) in OPEN_STATUSES:
+        case.next_due_at = NO_DEADLINE
+    else:
+        case.next_due_at = None
 
 
 class Message(db.Model):

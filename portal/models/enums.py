@@ -52,32 +52,31 @@ class CaseStatus(StrEnum):
 
     @property
     def label(self):
-        """How the citizen sees the status."""
+        """The status's name, the same for the citizen and for staff (see below)."""
         return _CASE_STATUS_LABELS[self]
 
     @property
     def staff_label(self):
-        """How civil servants name the status."""
-        return _CASE_STATUS_STAFF_LABELS[self]
+        """Kept for old callers: staff see the same names as citizens (``label``)."""
+        return _CASE_STATUS_LABELS[self]
 
     def can_become(self, target: CaseStatus) -> bool:
         """Whether the case state machine allows moving from this status to ``target``."""
         return target in CASE_TRANSITIONS[self]
 
 
+# One vocabulary of case states for everyone: the citizen's case page, the staff case
+# page, the queues' status column and filters, the history and the emails all use these
+# names, in every language. They are singular and neutral (no "you", no "the citizen"),
+# so the same words read right on both sides of the counter. Queue tabs are something
+# else - lists of cases, named in the plural in staff/queue.html ("Resolved", "Waiting
+# on citizen") - and must not be reused as status names, or the translations (plural
+# there, singular here) clash.
 _CASE_STATUS_LABELS = {
     CaseStatus.NEW: _l("Received"),
     CaseStatus.OPEN: _l("Being handled"),
-    CaseStatus.WAITING_ON_CITIZEN: _l("Waiting for your reply"),
+    CaseStatus.WAITING_ON_CITIZEN: _l("Waiting for information"),
     CaseStatus.RESOLVED: _l("Answered"),
-    CaseStatus.CLOSED: _l("Closed"),
-}
-
-_CASE_STATUS_STAFF_LABELS = {
-    CaseStatus.NEW: _l("New"),
-    CaseStatus.OPEN: _l("Open"),
-    CaseStatus.WAITING_ON_CITIZEN: _l("Waiting on citizen"),
-    CaseStatus.RESOLVED: _l("Resolved"),
     CaseStatus.CLOSED: _l("Closed"),
 }
 

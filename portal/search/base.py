@@ -77,6 +77,10 @@ class SearchUnavailable(Exception):
     """The index cannot answer (missing, locked, corrupt); callers fall back."""
 
 
+class IndexMissing(SearchUnavailable):
+    """There is no index yet (a fresh deployment) or it was deleted: rebuild it."""
+
+
 class SearchBackend(ABC):
     """A public search index."""
 
@@ -92,16 +96,32 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def rebuild(self, documents: Iterable[SearchDocument],
-                progress: Callable[[int], None] | None = None) -> int:
-        """Replace the whole index with ``documents``; return how many were indexed."""
+                progress: Callable[[int], None] | None = None,
+                if_missing: bool = False) -> int | None:
+        """Replace the whole index with ``documents``; return how many were indexed.
+
+        With ``if_missing``, build only when there is no index, checked so that two
+        processes never build it twice at once; None (and ``documents`` unread) when
+        there is one. Searches in running processes pick up the new index.
+        """
 
     @abstractmethod
     def search(self, query: SearchQuery) -> SearchResults:
-        """Ranked, highlighted, faceted results; raises ``SearchUnavailable``."""
+        """Ranked, highlighted, faceted results; raises ``SearchUnavailable``
+        (``IndexMissing`` when there is no index). ``index`` and ``delete`` raise them
+        too."""
 
     @abstractmethod
     def status(self) -> dict[str, Any]:
-        """Health for ``/healthz``: ``{"backend": name, "status": "ok" | "missing" | "error"}``."""
+        """Health for ``/healthz``: ``{"backend": name, "status": "ok" | "missing" | "error",
+        "degraded": bool, "fallbacks": int, "failures": int}``.
+
+        ``status`` is the state of the index (an empty one is "ok", with ``"documents":
+        0``). ``degraded`` is true while searches are answered by the fallback: the index
+        cannot answer, or the fast path raised within the last few minutes. ``fallbacks``
+        counts the searches this process could not answer from the index, ``failures``
+        those where the fast path raised (each is logged with its traceback).
+        """
 
     @abstractmethod
     def close(self) -> None:

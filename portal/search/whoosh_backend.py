@@ -10,7 +10,7 @@ before the term frequency saturates), and ``heading`` holds title and summary al
 the first tier of bounded scoring. A query is analysed like the fields it searches: the
 reader's language first, then Spanish, the language most content is in.
 
-Speed (DESIGN.md §3): opening a searcher copies index files, so each thread keeps one
+Speed (README.md, Architecture): opening a searcher copies index files, so each thread keeps one
 and only opens a new one when the index has changed. Whoosh steps through posting lists
 in Python, so matching is done here instead: documents are found with set operations on
 decoded posting lists (kept in memory for the current state of the index) and scored
@@ -21,6 +21,8 @@ that a block read for its document numbers alone is cheap (_PostingsWriter).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import heapq
 import logging
@@ -29,6 +31,7 @@ import re
 import shutil
 import threading
 import time
+import traceback
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
@@ -45,15 +48,18 @@ from whoosh.analysis import DelimitedAttributeFilter, SpaceSeparatedTokenizer, T
 from whoosh.analysis.tokenizers import default_pattern as TOKEN
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, W3PostingsWriter
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.index import EmptyIndexError
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.matching import ReadTooFar
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import ReaderClosed
 from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import LockError
 
 from portal.search.base import (
     Hit,
+    IndexMissing,
     SearchBackend,
     SearchDocument,
     SearchQuery,
@@ -76,6 +82,11 @@ OTHER_LANGUAGE_WEIGHT = 0.5
 WORD = re.compile(r"\w+", re.UNICODE)
 WHOLE = re.compile(r"\A.*\Z", re.DOTALL)  # the whole value as one token (tokenize=False)
 RETRY_AFTER = 30.0  # seconds
+# A failure of the fast path keeps /healthz "degraded" for this long (seconds).
+FAILURE_WINDOW = 300.0
+# Whoosh names an index's table of contents "_MAIN_<generation>.toc" (TOC._filename);
+# the newest one tells which index is on disk (see WhooshBackend._stamp).
+TOC_FILE = re.compile(r"_MAIN_([0-9]+)\.toc")
 FACET_SAMPLE = 100  # facets count the departments and tags of the best matches
 # Every match is counted, but at most this many are scored: those with the words in
 # their title or summary first, then the others (search).
@@ -395,20 +406,83 @@ class WhooshBackend(SearchBackend):
         self._postings_cache: OrderedDict[tuple, tuple[array, array]] = OrderedDict()
         self._postings_size = 0
         self._lengths_cache: OrderedDict[tuple, list[tuple[int, bytes]]] = OrderedDict()
-        # After a failure, wait before touching the files again: a damaged segment leaks
-        # a file handle inside Whoosh on every attempt to open it.
+        # After a failure, wait before touching the same files again: a damaged segment
+        # leaks a file handle inside Whoosh on every attempt to open it.
         self._failed_at: float | None = None
+        self._failed_stamp: tuple | None = None
+        # For /healthz, per process: searches answered by the fallback, failures of the
+        # fast path, and the last failure (when, what).
+        self._counts_lock = threading.Lock()
+        self.fallbacks = 0
+        self.failures = 0
+        self._last_failure: tuple[float, str, tuple | None] | None = None  # when, what, stamp
 
     # ------------------------------------------------------------ index files
 
+    def _stamp(self) -> tuple[int, int, int] | None:
+        """Which index is on disk, or None when there is none: the generation of its
+        newest table of contents, and that file's inode and modification time.
+
+        A commit makes a new generation. A rebuild (by this process or any other) puts
+        a new directory in place, whose generation can equal the old one's; its table
+        of contents is a new file all the same. Reading this costs a directory listing
+        and one stat, as Whoosh's own ``up_to_date`` costs a listing.
+        """
+        for _attempt in range(3):
+            newest = None
+            try:
+                with os.scandir(self.path) as entries:
+                    for entry in entries:
+                        match = TOC_FILE.fullmatch(entry.name)
+                        if match and (newest is None or int(match[1]) > newest[0]):
+                            newest = (int(match[1]), entry)
+                if newest is None:
+                    return None
+                info = newest[1].stat()
+                return newest[0], info.st_ino, info.st_mtime_ns
+            except (FileNotFoundError, NotADirectoryError):
+                if not self.path.is_dir():
+                    return None
+                # A commit cleaned up that file, or a rebuild swapped the directory,
+                # while it was being read: look again.
+        return None
+
+    def _failure(self, error: BaseException, where: str) -> SearchUnavailable:
+        """Log ``error`` with its traceback and count it; the caller raises the returned
+        SearchUnavailable, and searches fall back to the database.
+
+        The fast path catches broadly because a damaged segment raises plain
+        ``struct.error`` or ``OSError``; but so does a bug, or a Whoosh internal that an
+        upgrade changed, so every failure is loud: logged, counted on /healthz, and
+        failing the test during which it happens (tests/conftest.py).
+        """
+        log.error("search index failed (%s), answering from the database: %s", where,
+                  type(error).__name__, exc_info=error, extra={"search_failure": True})
+        # A record kept by a handler keeps the traceback, whose frames hold the file a
+        # damaged segment leaves open inside Whoosh: let go of their locals now.
+        traceback.clear_frames(error.__traceback__)
+        now, stamp = time.monotonic(), self._stamp()
+        with self._counts_lock:
+            self.failures += 1
+            self._last_failure = (now, type(error).__name__, stamp)
+        self._failed_at, self._failed_stamp = now, stamp
+        return SearchUnavailable(type(error).__name__)
+
     def _open(self):
         with self._lock:
+            if self._stamp() is None:
+                if self._index is not None:
+                    self._index.close()
+                    self._index = None
+                raise IndexMissing("missing")
             if self._index is None:
-                if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER:
+                # Wait before trying the same damaged files again; a rebuilt index (a
+                # new stamp) is tried at once.
+                if (self._failed_at is not None
+                        and time.monotonic() - self._failed_at < RETRY_AFTER
+                        and self._stamp() == self._failed_stamp):
                     raise SearchUnavailable("recently failed")
                 try:
-                    if not index.exists_in(self.path):
-                        raise SearchUnavailable("missing")
                     written = index.open_dir(self.path)
                     outdated = set(written.schema.names()) != set(self.schema.names())
                     written.close()
@@ -418,41 +492,54 @@ class WhooshBackend(SearchBackend):
                     self._failed_at = None
                 except SearchUnavailable:
                     raise
+                except EmptyIndexError as error:  # deleted since _stamp looked
+                    raise IndexMissing("missing") from error
                 except Exception as error:  # corrupt files raise plain struct/OS errors
-                    self._failed_at = time.monotonic()
-                    raise SearchUnavailable(type(error).__name__) from error
+                    raise self._failure(error, "opening the index") from error
             return self._index
 
     def _searcher(self):
+        """This thread's searcher, reopened when the index on disk has changed."""
+        stamp = self._stamp()
         searcher = getattr(self._local, "searcher", None)
+        if searcher is not None and stamp is not None and stamp == self._local.stamp:
+            return searcher
+        # A commit, a rebuild by any process, or a deleted index: let go of the old
+        # searcher, whose files may be gone. (Not searcher.refresh(): it reuses segment
+        # readers by segment id and so misses deletions made in a segment it had open.)
+        self._release_searcher()
         try:
-            if searcher is None:
-                searcher = self._open().searcher(weighting=scoring.BM25F())
-            elif not searcher.up_to_date():
-                # Not searcher.refresh(): it reuses segment readers by segment id and so
-                # misses deletions made in a segment it already had open.
-                searcher.close()
-                searcher = self._open().searcher(weighting=scoring.BM25F())
+            searcher = self._open().searcher(weighting=scoring.BM25F())
         except SearchUnavailable:
             raise
+        except EmptyIndexError as error:
+            raise IndexMissing("missing") from error
         except Exception as error:
             self.close()
-            self._failed_at = time.monotonic()
-            raise SearchUnavailable(type(error).__name__) from error
-        if searcher is not getattr(self._local, "searcher", None):
-            self._local.searcher = searcher
-            # What the index holds: its segments and how many deletions each has. The
-            # caches of decoded postings and of results are valid for one state only.
-            self._local.state = tuple(
-                (leaf.segment().segment_id(), leaf.segment().deleted_count())
-                for leaf, _offset in searcher.reader().leaf_readers())
+            raise self._failure(error, "opening a searcher") from error
+        self._local.searcher = searcher
+        self._local.stamp = stamp
+        # What the index holds: its segments and how many deletions each has. The
+        # caches of decoded postings and of results are valid for one state only. An
+        # empty index has one reader and no segment.
+        self._local.state = tuple(
+            (leaf.segment().segment_id(), leaf.segment().deleted_count())
+            for leaf, _offset in searcher.reader().leaf_readers()
+            if leaf.segment() is not None)
         return searcher
 
-    def close(self) -> None:
+    def _release_searcher(self) -> None:
         searcher = getattr(self._local, "searcher", None)
+        self._local.searcher = None
+        self._local.columns = None
         if searcher is not None:
-            searcher.close()
-            self._local.searcher = None
+            try:
+                searcher.close()
+            except (ReaderClosed, OSError):  # closed already, or its files are gone
+                log.debug("releasing a stale searcher", exc_info=True)
+
+    def close(self) -> None:
+        self._release_searcher()
         with self._lock:
             if self._index is not None:
                 self._index.close()
@@ -484,11 +571,15 @@ class WhooshBackend(SearchBackend):
             f"text_{language}": PART.join((document.title, document.summary, document.body)),
         }
 
-    def index(self, documents: Iterable[SearchDocument]) -> None:
+    def _writer(self):
+        """A writer of the index; IndexMissing when there is none to write to."""
         try:
-            writer = self._open().writer(timeout=5.0, codec=Codec(compression=COMPRESSION))
+            return self._open().writer(timeout=5.0, codec=Codec(compression=COMPRESSION))
         except LockError as error:
             raise SearchUnavailable("locked") from error
+
+    def index(self, documents: Iterable[SearchDocument]) -> None:
+        writer = self._writer()
         try:
             for document in documents:
                 writer.update_document(**self._fields(document))
@@ -498,27 +589,51 @@ class WhooshBackend(SearchBackend):
             raise
 
     def delete(self, doc_ids: Iterable[str]) -> None:
+        writer = self._writer()
         try:
-            writer = self._open().writer(timeout=5.0, codec=Codec(compression=COMPRESSION))
-        except LockError as error:
-            raise SearchUnavailable("locked") from error
-        for doc_id in doc_ids:
-            writer.delete_by_term("doc_id", doc_id)
-        writer.commit()
+            for doc_id in doc_ids:
+                writer.delete_by_term("doc_id", doc_id)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    @contextlib.contextmanager
+    def _rebuilding(self) -> Iterator[None]:
+        """One rebuild at a time, across threads and processes (a lock file beside the
+        index): two first writes must not build the index twice over each other."""
+        lock = self.path.with_name(self.path.name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def rebuild(self, documents: Iterable[SearchDocument],
-                progress: Callable[[int], None] | None = None) -> int:
-        """Build a fresh index beside the old one, then swap it in.
+                progress: Callable[[int], None] | None = None,
+                if_missing: bool = False) -> int | None:
+        """Build a fresh index beside the old one, then swap it in; with ``if_missing``
+        only when there is no index (None when there is one: ``documents`` is not read).
 
         Documents are indexed by ``BULK_PROCESSES`` processes, one segment each. The
         spelling vocabulary is stored once for the whole corpus, not once per document
         (that was half of all postings), in a few "vocabulary" entries; like a spelling
         checker's minimum frequency, it keeps only words that two or more documents use,
         so a word found in just one article (often a typo, or a name) is never offered.
+        Searchers of this and other processes notice the new index at their next search.
         """
+        with self._rebuilding():
+            if if_missing and self._stamp() is not None:
+                return None
+            return self._rebuild(documents, progress)
+
+    def _rebuild(self, documents: Iterable[SearchDocument],
+                 progress: Callable[[int], None] | None) -> int:
         self.close()
         self._failed_at = None
-        fresh = self.path.with_name(self.path.name + ".new")
+        fresh = self.path.with_name(self.path.name + ".new")  # under the rebuild lock
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
         new_index = index.create_in(fresh, self.schema)
@@ -546,9 +661,10 @@ class WhooshBackend(SearchBackend):
             writer.commit(optimize=False)
         except BaseException:
             writer.cancel()
-            raise
-        finally:
             new_index.close()
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        new_index.close()
         old = self.path.with_name(self.path.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if self.path.exists():
@@ -848,12 +964,16 @@ class WhooshBackend(SearchBackend):
                         self._results.popitem(last=False)
             return results
         except SearchUnavailable:
+            self._fell_back()
             raise
         except Exception as error:  # a damaged segment surfaces as struct.error and kin
-            log.warning("search index unavailable: %s", type(error).__name__)
             self.close()
-            self._failed_at = time.monotonic()
-            raise SearchUnavailable(type(error).__name__) from error
+            self._fell_back()
+            raise self._failure(error, "search") from error
+
+    def _fell_back(self) -> None:
+        with self._counts_lock:
+            self.fallbacks += 1
 
     def _rank(self, searcher, words, any_word: bool, candidates: set[int]):
         """(top [(score, docnum)], total, whether the total is exact, how many can be
@@ -921,6 +1041,8 @@ class WhooshBackend(SearchBackend):
         Counting every match (tens of thousands for a common word) cost ten times the
         search itself; the best hundred are what a reader narrows down anyway.
         """
+        if not top:  # nothing to count (and an empty index has no columns to read)
+            return {"department": {}, "tags": {}}
         columns = getattr(self._local, "columns", None)
         if columns is None or columns[0] is not searcher:
             reader = searcher.reader()
@@ -938,13 +1060,29 @@ class WhooshBackend(SearchBackend):
         return {"department": departments, "tags": tags}
 
     def status(self) -> dict[str, Any]:
-        if not index.exists_in(self.path):
-            return {"backend": self.name, "status": "missing"}
+        health: dict[str, Any] = {"backend": self.name}
         try:
-            documents = self._documents(self._searcher())
+            health.update(status="ok", documents=self._documents(self._searcher()))
+        except IndexMissing:
+            health.update(status="missing")
         except SearchUnavailable as error:
-            return {"backend": self.name, "status": "error", "error": str(error)}
-        return {"backend": self.name, "status": "ok", "documents": documents}
+            health.update(status="error", error=str(error))
+        except Exception as error:  # as in search: loud, and never a failing health check
+            self.close()
+            health.update(status="error", error=str(self._failure(error, "status")))
+        with self._counts_lock:
+            last = self._last_failure
+        # A failure of the index now on disk, within the last FAILURE_WINDOW seconds (one
+        # of an index since rebuilt is history; a bug fails again with the new one).
+        recent = (last is not None and time.monotonic() - last[0] < FAILURE_WINDOW
+                  and last[2] == self._stamp())
+        with self._counts_lock:
+            health.update(degraded=health["status"] != "ok" or recent,
+                          fallbacks=self.fallbacks, failures=self.failures)
+        if last is not None:
+            health["last_failure"] = {"error": last[1],
+                                      "seconds_ago": round(time.monotonic() - last[0])}
+        return health
 
 
 class _Spelling:

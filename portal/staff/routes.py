@@ -96,21 +96,35 @@ def index():
                              SelectChoice(str(current_user.id), _("Me"))]
     filters = _filters_from(form) if form.validate() else service.Filters()
     name = request.args.get("queue", "")
+    counts = service.queue_counts(current_user, filters)
     if name not in service.QUEUES:
-        name = "mine"
-    page = service.queue(current_user, name, filters, cursor=request.args.get("after"))
-    if not request.args.get("queue") and not page.cases and page.counts["department"]:
-        name = "department"
-        page = service.queue(current_user, name, filters)
+        # Nothing of her own yet: start on her departments' unassigned cases.
+        name = "department" if not counts["mine"] and counts["department"] else "mine"
+    found = None
+    if filters.text:
+        # A search looks in every queue she can see, not only the one open.
+        found = service.search(current_user, filters.text, filters)
+        if found.exact is not None:
+            return redirect(url_for("staff.case", reference=found.exact.reference))
+        page = service.QueuePage(cases=found.cases, next_cursor=None)
+    else:
+        page = service.queue(current_user, name, filters, cursor=request.args.get("after"))
     now = clock.now()
     calendar = sla.deployment_calendar()
-    clocks = {case.id: sla.describe(case.resolution_due_at, now,
-                                    case.department.calendar_days if case.department else False,
-                                    calendar)
-              for case in page.cases if case.status in service.OPEN_STATUSES}
+    deadlines = {}
+    for case in page.cases:
+        if case.next_deadline is not None:
+            which, at = case.next_deadline
+            calendar_days = case.department.calendar_days if case.department else False
+            deadlines[case.id] = (which, at, sla.describe(at, now, calendar_days, calendar))
     args = {key: value for key, value in request.args.items() if key not in {"queue", "after"}}
-    return render_template("staff/queue.html", form=form, queue=name, page=page, clocks=clocks,
+    return render_template("staff/queue.html", form=form, queue=name, page=page,
+                           counts=counts, deadlines=deadlines, found=found,
+                           queue_of={case.id: service.queue_of(current_user, case)
+                                     for case in page.cases} if found else {},
                            args=args, queues=service.QUEUES, count_cap=service.COUNT_CAP,
+                           # A tab leaves the search for that queue, keeping the filters.
+                           tab_args={key: value for key, value in args.items() if key != "q"},
                            filtering=any(key != "lang" for key in args))
 
 
@@ -289,11 +303,19 @@ def priority(reference: str):
 
 @bp.post("/cases/<reference>/transfer")
 def transfer(reference: str):
-    return _act(reference, "transfer", TransferForm, lambda case, form, **lock:
-                service.transfer(current_user, case,
-                                 db.session.get(Department, as_int(form.department.data)),
-                                 form.reason.data, **lock),
-                _("The case has been transferred. The citizen has been told."))
+    response = _act(reference, "transfer", TransferForm, lambda case, form, **lock:
+                    service.transfer(current_user, case,
+                                     db.session.get(Department, as_int(form.department.data)),
+                                     form.reason.data, **lock),
+                    _("The case has been transferred. The citizen has been told."))
+    if getattr(response, "status_code", None) == 302:
+        # Sent out of her departments, the case is no longer hers to open: back to the
+        # queue rather than a 404 under the success message.
+        moved = db.session.scalar(select(cases.Case).where(
+            cases.Case.reference == references.normalise(reference)))
+        if moved is None or not service.can_see_case(current_user, moved):
+            return redirect(url_for("staff.index"))
+    return response
 
 
 @bp.post("/cases/<reference>/merge")

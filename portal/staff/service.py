@@ -12,15 +12,17 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from babel.dates import format_date
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from portal import clock, sla
 from portal.accounts.service import audit
+from portal.cases import references
 from portal.cases import service as cases
 from portal.cases.service import CaseError, Submission
+from portal.dates import format_date
 from portal.extensions import db
+from portal.greetings import opens_with_greeting
 from portal.models import (
     Attachment,
     CannedResponse,
@@ -39,8 +41,8 @@ from portal.models import (
     User,
     user_departments,
 )
+from portal.models.case import OPEN_STATUSES as OPEN_STATUSES  # re-exported for the views
 
-OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.WAITING_ON_CITIZEN)
 WORKING_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN)
 DONE_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 PAGE_SIZE = 25
@@ -77,13 +79,6 @@ def can_see_case(user: User, case: Case) -> bool:
     return case.department_id is None or case.department_id in department_ids(user)
 
 
-def _visible(user: User, query: Select) -> Select:
-    if sees_everything(user):
-        return query
-    return query.where(or_(Case.department_id.is_(None),
-                           Case.department_id.in_(department_ids(user) or {-1})))
-
-
 def get_case(user: User, reference: str) -> Case:
     """The case for the staff page; ``PermissionDenied`` if missing or not visible."""
     case = db.session.scalar(select(Case).where(Case.reference == reference))
@@ -118,6 +113,7 @@ class Filters:
     assignee_id: int | None = None
     created_from: date | None = None
     created_to: date | None = None
+    # Not a filter of the queue: a search across every queue (``search``).
     text: str = ""
 
 
@@ -128,25 +124,57 @@ class QueuePage:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _own_departments(user: User):
+    """The cases of the user's departments (not triage)."""
+    if sees_everything(user):
+        return Case.department_id.is_not(None)
+    ids = sorted(department_ids(user))
+    # One department (the usual agent) is an equality: the index then serves the order.
+    return Case.department_id == ids[0] if len(ids) == 1 else Case.department_id.in_(
+        ids or [-1])
+
+
 def _queue_condition(user: User, queue: str, now: datetime):
-    """The WHERE clause of one queue (built alone: SQL expressions are not free)."""
+    """The WHERE clause of one queue, visibility included (built alone: not free).
+
+    The status groups are said through ``next_due_at``, which is NULL exactly when a
+    case is done (a CHECK constraint on ``cases``): open is ``next_due_at IS NOT NULL``,
+    done is ``IS NULL``, and "working" (new or open) is open but not waiting. That lets
+    each queue's index (models/case.py) seek and read in order, where ``status IN
+    (...)`` would lure the planner to a status index and a sort of every match.
+    """
+    still_open = Case.next_due_at.is_not(None)
+    working = and_(still_open, Case.status != CaseStatus.WAITING_ON_CITIZEN)
     if queue == "mine":
-        return and_(Case.assignee_id == user.id, Case.status.in_(OPEN_STATUSES))
+        return _visible_condition(user, Case.assignee_id == user.id, still_open)
     if queue == "department":
-        return and_(Case.assignee_id.is_(None), Case.department_id.is_not(None),
-                    Case.status.in_(WORKING_STATUSES))
-    if queue == "triage":
-        return and_(Case.department_id.is_(None), Case.status.in_(OPEN_STATUSES))
+        return and_(Case.assignee_id.is_(None), _own_departments(user), working)
+    if queue == "triage":  # every agent sees triage
+        return and_(Case.department_id.is_(None), still_open)
     if queue == "waiting":
-        return Case.status == CaseStatus.WAITING_ON_CITIZEN
+        return _visible_condition(user, Case.status == CaseStatus.WAITING_ON_CITIZEN,
+                                  still_open)
     if queue == "due_soon":
-        return and_(Case.status.in_(WORKING_STATUSES), Case.resolution_due_at >= now,
-                    Case.resolution_due_at < now + timedelta(days=2))
+        return _visible_condition(user, Case.next_due_at >= now,
+                                  Case.next_due_at < now + timedelta(days=2), working)
     if queue == "overdue":
-        return and_(Case.status.in_(WORKING_STATUSES), Case.resolution_due_at < now)
+        return _visible_condition(user, Case.next_due_at < now, working)
     if queue == "resolved":
-        return Case.status.in_(DONE_STATUSES)
+        return _visible_condition(user, Case.next_due_at.is_(None))
     raise ValueError(f"unknown queue {queue!r}")
+
+
+def _visible_condition(user: User, *conditions):
+    """``conditions`` and the cases ``user`` may see (``can_see_case``, in SQL).
+
+    Written as coalesce(department_id, 0) IN (0, hers...): a filter on rows found by
+    the queue's own index, never an index choice of its own (an OR of two department
+    lookups would read and sort every case of her departments).
+    """
+    if not sees_everything(user):
+        conditions = (*conditions, func.coalesce(Case.department_id, 0).in_(
+            [0, *sorted(department_ids(user))]))
+    return and_(true(), *conditions)  # true() vanishes from the SQL
 
 
 def _apply_filters(query: Select, filters: Filters) -> Select:
@@ -170,20 +198,13 @@ def _apply_filters(query: Select, filters: Filters) -> Select:
         end = datetime.combine(filters.created_to + timedelta(days=1), datetime.min.time(),
                                tzinfo=zone)
         query = query.where(Case.created_at < end)
-    if filters.text:
-        # Staff search over their own cases: the reference, or words in subject and text.
-        # This is the database, never the public search index.
-        needle = f"%{filters.text.strip().lower()}%"
-        query = query.where(or_(Case.reference == filters.text.strip().upper(),
-                                func.lower(Case.subject).like(needle),
-                                func.lower(Case.body).like(needle),
-                                func.lower(Case.contact_email) == filters.text.strip().lower()))
     return query
 
 
+# A page of an open queue continues after (next_due_at, id); of "resolved", newest
+# first, before (id). The cursor is that position, opaque to the browser.
 def _encode_cursor(case: Case) -> str:
-    raw = json.dumps([case.resolution_due_at.isoformat() if case.resolution_due_at else None,
-                      case.id])
+    raw = json.dumps([case.next_due_at.isoformat() if case.next_due_at else None, case.id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -191,51 +212,137 @@ def _decode_cursor(cursor: str) -> tuple[datetime | None, int] | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         due, case_id = json.loads(base64.urlsafe_b64decode(padded))
-        return (datetime.fromisoformat(due) if due else None), int(case_id)
+        due = datetime.fromisoformat(due) if due else None
+        if due is not None and due.tzinfo is None:
+            return None
+        return due, int(case_id)
     except (ValueError, TypeError):
         return None
 
 
-# Cases with no due date sort after every dated one.
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=sla.UTC)
+def queue_query(user: User, name: str, filters: Filters | None = None,
+                cursor: str | None = None) -> Select:
+    """The SELECT of one page of a queue, in order, without its LIMIT (see ``queue``)."""
+    query = _apply_filters(select(Case).where(_queue_condition(user, name, clock.now())),
+                           filters or Filters())
+    position = _decode_cursor(cursor) if cursor else None
+    if name == "resolved":
+        if position is not None:
+            query = query.where(Case.id < position[1])
+        return query.order_by(Case.id.desc())
+    if position is not None and position[0] is not None:
+        after_due, after_id = position
+        # The first term is a range an index can seek to; the second trims its start.
+        query = query.where(Case.next_due_at >= after_due,
+                            or_(Case.next_due_at > after_due, Case.id > after_id))
+    return query.order_by(Case.next_due_at, Case.id)
 
 
 def queue(user: User, name: str, filters: Filters | None = None, cursor: str | None = None,
           limit: int = PAGE_SIZE) -> QueuePage:
-    """One page of a queue, soonest due first, with keyset pagination."""
-    filters = filters or Filters()
-    now = clock.now()
-    due = func.coalesce(Case.resolution_due_at, _FAR_FUTURE)
-    query = _apply_filters(_visible(user, select(Case).where(
-        _queue_condition(user, name, now))), filters)
-    position = _decode_cursor(cursor) if cursor else None
-    if position is not None:
-        after_due = position[0] or _FAR_FUTURE
-        query = query.where(or_(due > after_due, and_(due == after_due, Case.id > position[1])))
-    query = query.order_by(due, Case.id).limit(limit + 1).options(
+    """One page of a queue, the next deadline due first (keyset pagination).
+
+    The tab counts are ``queue_counts``, asked for separately.
+    """
+    query = queue_query(user, name, filters, cursor).limit(limit + 1).options(
         selectinload(Case.department), selectinload(Case.assignee),
         selectinload(Case.category))
     rows = list(db.session.scalars(query))
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return QueuePage(cases=rows[:limit], next_cursor=next_cursor,
-                     counts=queue_counts(user, filters))
+    return QueuePage(cases=rows[:limit], next_cursor=next_cursor)
 
 
-# Tabs count up to this many cases and then say "1,000+": exact counts of a queue that
-# holds tens of thousands of resolved cases would cost a full scan on every page view.
-COUNT_CAP = 1000
+# Tabs count up to this many cases and then say "100+": exact counts of a queue that
+# holds tens of thousands of resolved cases would cost a full scan on every page view,
+# and seven counts of up to 1,000 each were most of a queue page's database time at
+# 100 000 cases (benchmarks/queue_benchmark.py). A tab says whether there is work
+# there; how much is the reports' job. Each count reads only index entries (every
+# column it tests is in the queue's index).
+COUNT_CAP = 100
+
+
+def count_query(user: User, name: str, filters: Filters | None = None) -> Select:
+    """How many cases one queue holds, up to ``COUNT_CAP``."""
+    capped = _apply_filters(select(Case.id).where(_queue_condition(user, name, clock.now())),
+                            filters or Filters()).limit(COUNT_CAP).subquery()
+    return select(func.count()).select_from(capped)
 
 
 def queue_counts(user: User, filters: Filters | None = None) -> dict[str, int]:
     """How many cases each queue holds (at most ``COUNT_CAP``), for the tabs."""
-    filters = filters or Filters()
-    now = clock.now()
-    counts = {}
-    for name in QUEUES:
-        capped = _apply_filters(_visible(user, select(Case.id).where(
-            _queue_condition(user, name, now))), filters).limit(COUNT_CAP).subquery()
-        counts[name] = db.session.scalar(select(func.count()).select_from(capped))
-    return counts
+    return {name: db.session.scalar(count_query(user, name, filters)) for name in QUEUES}
+
+
+def queue_of(user: User, case: Case) -> str | None:
+    """The queue of ``user``'s that a case is in, or None: a colleague is handling it.
+
+    Queues overlap ("overdue" and "due soon" cut across the others); this names the
+    one that says most about who has to act.
+    """
+    if case.status in DONE_STATUSES:
+        return "resolved"
+    if case.assignee_id == user.id:
+        return "mine"
+    if case.department_id is None:
+        return "triage"
+    if case.status is CaseStatus.WAITING_ON_CITIZEN:
+        return "waiting"
+    if case.assignee_id is None:
+        return "department"
+    return None
+
+
+# ---------------------------------------------------------------- staff search
+
+SEARCH_LIMIT = 50
+
+
+@dataclass
+class SearchResult:
+    cases: list[Case]
+    # The case whose reference was typed, when the user may open it.
+    exact: Case | None = None
+    # More cases matched than ``cases`` holds (the newest are shown).
+    more: bool = False
+
+
+def search_query(user: User, text: str, filters: Filters | None = None) -> Select:
+    """The SELECT behind ``search``, newest first, without its LIMIT."""
+    text = text.strip()
+    lowered = text.lower()
+    query = _apply_filters(select(Case).where(_visible_condition(user)), filters or Filters())
+    if "@" in lowered:
+        # An address: equality on contact_email (ix_cases_contact_email) or on the
+        # citizen's account (unique). Both are stored lower-cased (cases.submit_case).
+        # The account is looked up first: as a subquery inside the OR, PostgreSQL
+        # gave up both indexes and read every case.
+        account = db.session.scalar(select(User.id).where(User.email == lowered))
+        matches = (Case.contact_email == lowered if account is None
+                   else or_(Case.contact_email == lowered, Case.citizen_id == account))
+    else:
+        # A name, words of the subject or part of a reference: a scan, newest first,
+        # that stops at the LIMIT (cost measured in benchmarks/queue_benchmark.py).
+        matches = or_(func.lower(Case.contact_name).contains(lowered, autoescape=True),
+                      func.lower(Case.subject).contains(lowered, autoescape=True),
+                      Case.reference.contains(text.upper(), autoescape=True))
+    return query.where(matches).order_by(Case.id.desc())
+
+
+def search(user: User, text: str, filters: Filters | None = None,
+           limit: int = SEARCH_LIMIT) -> SearchResult:
+    """Cases in any of the user's queues, done ones too, by reference, email or name.
+
+    This is the database, never the public search index. A whole reference finds that
+    case alone (``exact``), through the unique index on ``reference``.
+    """
+    reference = references.normalise(text)
+    if references.looks_valid(reference):
+        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        if case is not None and can_see_case(user, case):
+            return SearchResult(cases=[case], exact=case)
+    rows = list(db.session.scalars(search_query(user, text, filters).limit(limit + 1).options(
+        selectinload(Case.department), selectinload(Case.assignee))))
+    return SearchResult(cases=rows[:limit], more=len(rows) > limit)
 
 
 # ---------------------------------------------------------------- the case page
@@ -332,7 +439,7 @@ def fill_placeholders(text: str, case: Case, locale: str) -> str:
     """Replace {name}, {reference} and {due_date} in a canned response."""
     # In the case's language, whatever language the agent reads the site in.
     due = (format_date(case.resolution_due_at.astimezone(sla.local_zone()).date(), "long",
-                       locale=locale) if case.resolution_due_at else "")
+                       locale) if case.resolution_due_at else "")
     values = {"name": case.contact_name or "", "reference": case.reference, "due_date": due}
     for key, value in values.items():
         text = text.replace("{" + key + "}", value)
@@ -382,7 +489,9 @@ def reply_to_citizen(actor: User, case: Case, body: str, files: list[tuple[str, 
     if case.assignee_id is None:
         case.assignee = actor
     db.session.flush()
-    cases.notify_citizen(case, "case_reply", message=message, asks=ask_citizen)
+    # The email greets the citizen unless the message already does (a saved reply may).
+    cases.notify_citizen(case, "case_reply", message=message, asks=ask_citizen,
+                         greeted=opens_with_greeting(body, case.contact_name or ""))
     return message
 
 

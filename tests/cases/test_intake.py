@@ -291,7 +291,9 @@ def test_reopen_within_thirty_days(client, db):
 def test_no_reopen_after_thirty_days(client, db):
     case, _ = _guest_case(client, db)
     _resolve(db, case, days_ago=31)
-    assert "This did not solve it" not in client.get(f"/cases/{case.reference}?lang=en").text
+    page = client.get(f"/cases/{case.reference}?lang=en").text
+    assert "Reopen my case" not in page  # no form, and the page says why
+    assert "That time has passed, so it can no longer be reopened." in page
     response = client.post(f"/cases/{case.reference}/reopen?lang=en",
                            data={"reason": "Sigue apagada."})
     assert response.status_code == 400
@@ -304,7 +306,7 @@ def test_confirmation_mail_is_in_the_chosen_language(client, outbox, language):
     from tests.test_i18n import _catalog
 
     submit(client, complaint_form(language=language))
-    expected = _catalog(language).get("Follow your case, reply and add documents here:").string
+    expected = _catalog(language).get("Follow your complaint, reply and add documents here:").string
     assert expected in outbox()[0]
 
 

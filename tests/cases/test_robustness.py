@@ -13,7 +13,7 @@ from tests.cases.helpers import PDF, complaint_form, png
 from tests.cases.test_intake import submit
 
 
-def test_fifty_concurrent_submissions_all_land_with_distinct_references(app, db):
+def test_fifty_concurrent_submissions_all_land_with_distinct_references(app, db, outbox):
     def send(number: int) -> int:
         client = app.test_client()
         data = complaint_form(token=f"concurrent-{number}", subject=f"Aviso {number}")
@@ -28,6 +28,12 @@ def test_fifty_concurrent_submissions_all_land_with_distinct_references(app, db)
     assert db.session.scalar(db.select(db.func.count(Attachment.id))) == 50
     stored = [path for path in Path(app.config["UPLOAD_PATH"]).rglob("*") if path.is_file()]
     assert len(stored) == 50
+    # Each citizen is told once, with their own reference.
+    confirmations = outbox()
+    assert len(confirmations) == 50
+    assert sorted(reference for reference in references
+                  if sum(reference in message for message in confirmations) == 1
+                  ) == sorted(references)
 
 
 def _files_on_disk(app):

@@ -114,21 +114,26 @@ def test_deleted_index_falls_back_and_reindex_restores_identical_results(app, cl
     search.backend().close()
     shutil.rmtree(app.config["SEARCH_INDEX_PATH"])
 
-    health = client.get("/healthz").get_json()
-    assert health["search"]["status"] == "missing"
-    assert health["status"] == "ok"  # the site works: search answers from the database
+    response = client.get("/healthz")
+    health = response.get_json()
+    assert (health["search"]["status"], health["search"]["index"]) == ("degraded", "missing")
+    # Degraded, not down: the site works and search answers from the database.
+    assert (response.status_code, health["status"]) == (200, "degraded")
     found, page = titles(client, "multa")
     assert "Cómo pagar una multa de tráfico" in found
     assert "simpler mode" in page or "modo" in page
 
     assert app.test_cli_runner().invoke(args=["search", "reindex"]).exit_code == 0
-    assert client.get("/healthz").get_json()["search"]["status"] == "ok"
+    health = client.get("/healthz").get_json()
+    assert (health["status"], health["search"]["status"], health["search"]["index"]) == (
+        "ok", "ok", "ok")
     assert {text: titles(client, text)[0] for text in queries} == before
 
 
 # Whoosh leaks the handle of a segment it fails to read; the backend waits before
 # trying again, so the leak is bounded (one per 30 s), but it still shows here.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.search_faults
 def test_corrupt_index_falls_back(app, client, articles):
     search.backend().close()
     for segment in Path(app.config["SEARCH_INDEX_PATH"]).glob("*.seg"):
@@ -136,9 +141,15 @@ def test_corrupt_index_falls_back(app, client, articles):
     response = client.get("/kb", query_string={"q": "multa"})
     assert response.status_code == 200
     assert "Cómo pagar una multa de tráfico" in response.text
-    assert client.get("/healthz").get_json()["search"]["status"] == "error"
+    search_health = client.get("/healthz").get_json()["search"]
+    assert (search_health["status"], search_health["index"]) == ("degraded", "error")
+    assert search_health["failures"] == 1  # logged with its traceback, and counted
+    assert search_health["last_failure"]["error"] == "EOFError"
     assert app.test_cli_runner().invoke(args=["search", "reindex"]).exit_code == 0
-    assert client.get("/healthz").get_json()["search"]["status"] == "ok"
+    search_health = client.get("/healthz").get_json()["search"]
+    # The failure was the old index's: the rebuilt one is in good health.
+    assert (search_health["status"], search_health["index"]) == ("ok", "ok")
+    assert search_health["failures"] == 1
 
 
 def test_locked_index_keeps_the_write_and_retries(app, db, client, editor, articles):

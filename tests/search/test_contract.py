@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 import pytest
 
-from portal.search.base import SearchBackend, SearchDocument, SearchQuery, SearchUnavailable
+from portal.search.base import (
+    IndexMissing,
+    SearchBackend,
+    SearchDocument,
+    SearchQuery,
+    SearchResults,
+)
 from portal.search.whoosh_backend import WhooshBackend
 
 BACKENDS: dict[str, Callable[..., SearchBackend]] = {
@@ -105,17 +111,45 @@ def test_index_replaces_and_delete_removes(backend):
 
 
 @pytest.mark.parametrize("text", ['"', "AND", "((", "title:x", "*", "~", "\\", "", "   "])
-def test_odd_queries_never_raise_anything_but_unavailable(backend, text):
-    backend.search(SearchQuery(text=text))
+def test_odd_queries_are_answered_and_find_nothing(backend, text):
+    # A healthy index answers every query itself (no SearchUnavailable, no fallback);
+    # query syntax is never obeyed, so none of these finds anything in the corpus.
+    results = backend.search(SearchQuery(text=text))
+    assert isinstance(results, SearchResults) and not results.fallback
+    assert (results.hits, results.total) == ([], 0)
+
+
+@pytest.mark.parametrize("text", ["multa*", "(multa", "multa~", "+multa", "multa^5", '"multa'])
+def test_query_syntax_around_a_word_is_read_as_the_word(backend, text):
+    assert ids(backend.search(SearchQuery(text=text))) == ["article:1", "article:2"]
 
 
 def test_status(backend):
-    assert backend.status()["status"] == "ok"
+    status = backend.status()
+    assert (status["status"], status["degraded"]) == ("ok", False)
+    assert (status["fallbacks"], status["failures"]) == (0, 0)
+
+
+def test_an_empty_index_is_ok_and_finds_nothing(tmp_path):
+    for factory in BACKENDS.values():
+        empty = factory(tmp_path / "empty")
+        assert empty.rebuild([]) == 0
+        status = empty.status()
+        assert (status["status"], status["documents"], status["degraded"]) == ("ok", 0, False)
+        results = empty.search(SearchQuery(text="multa"))
+        assert (results.hits, results.total, results.fallback) == ([], 0, False)
+        empty.index([doc(1, "Cómo pagar una multa", "En la sede.")])
+        assert ids(empty.search(SearchQuery(text="multa"))) == ["article:1"]
+        empty.close()
 
 
 def test_missing_index_is_unavailable(tmp_path):
     for factory in BACKENDS.values():
         empty = factory(tmp_path / "nothing")
-        assert empty.status()["status"] == "missing"
-        with pytest.raises(SearchUnavailable):
+        status = empty.status()
+        assert (status["status"], status["degraded"]) == ("missing", True)
+        with pytest.raises(IndexMissing):
             empty.search(SearchQuery(text="multa"))
+        with pytest.raises(IndexMissing):  # a write cannot go anywhere: rebuild first
+            empty.index([doc(1, "Multa", "Texto.")])
+        assert empty.status()["fallbacks"] == 1

@@ -160,7 +160,8 @@ def test_an_index_from_an_earlier_version_is_reported_outdated(tmp_path):
     (tmp_path / "index").mkdir()
     index.create_in(tmp_path / "index", Schema(doc_id=ID(stored=True), body_es=TEXT())).close()
     backend = WhooshBackend(str(tmp_path / "index"))
-    assert backend.status() == {"backend": "whoosh", "status": "error", "error": "outdated"}
+    assert backend.status() == {"backend": "whoosh", "status": "error", "error": "outdated",
+                                "degraded": True, "fallbacks": 0, "failures": 0}
     backend.rebuild([article(1, "Farola", "Rota.")])
     assert backend.status()["status"] == "ok"
     backend.close()
