@@ -67,6 +67,7 @@ run: compile-translations demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check portal tests benchmarks wsgi.py migrations/env.py
+	$(BIN)/lint-imports --no-cache
 
 # PostgreSQL tests run whenever a server answers on 127.0.0.1:5432 (or at
 # PORTAL_TEST_DATABASE_URL, which CI sets); browser tests whenever Chromium is installed.

@@ -16,9 +16,10 @@ from sqlalchemy import func, select, update
 
 from portal import clock, mail
 from portal.accounts import throttle
+from portal.audit import audit
 from portal.config import LANGUAGES
 from portal.extensions import db
-from portal.models import AuditEvent, Department, Role, User, UserSession
+from portal.models import Department, Role, User, UserSession
 from portal.security import MIN_PASSWORD_LENGTH, hash_password, verify_password
 
 
@@ -52,13 +53,6 @@ def normalise_email(email: str) -> str:
 
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
-
-
-def audit(action: str, actor: User | None = None, target_type: str = "",
-          target_id: str | int = "", **data) -> None:
-    """Record a security-relevant action (no passwords, no message text)."""
-    db.session.add(AuditEvent(actor_id=actor.id if actor else None, action=action,
-                              target_type=target_type, target_id=str(target_id), data=data))
 
 
 def _check_password(password: str) -> None:

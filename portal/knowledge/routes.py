@@ -14,11 +14,11 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from portal import page_cache
+from portal import markdown, page_cache
 from portal.cases import references
 from portal.extensions import db, limiter
 from portal.i18n import LANGUAGE_NAMES, current_language
-from portal.knowledge import markdown, redaction, service
+from portal.knowledge import redaction, service
 from portal.knowledge.forms import ArticleForm, FeedbackForm, SearchForm
 from portal.knowledge.tags import tag_label
 from portal.models import Article, ArticleFeedback, ArticleStatus, Department, Role, Tag

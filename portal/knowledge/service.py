@@ -24,7 +24,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal import clock, jobs, mail, search
-from portal.accounts.service import audit
+from portal.audit import audit
+from portal.config import LANGUAGES
 from portal.extensions import db
 from portal.knowledge import redaction
 from portal.models import (
@@ -41,6 +42,7 @@ from portal.models import (
     Tag,
     User,
 )
+from portal.permissions import PermissionDenied
 from portal.search import documents
 from portal.search.base import (
     Hit,
@@ -53,7 +55,6 @@ from portal.search.base import (
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("es", "en", "ca", "eu", "gl")
 REVIEW_AFTER = timedelta(days=365)
 
 
@@ -66,8 +67,6 @@ class KnowledgeError(Exception):
         self.field = field
 
 
-class PermissionDenied(Exception):
-    """The actor may not do this to articles."""
 
 
 @dataclass

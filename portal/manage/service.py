@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.accounts.service import audit
+from portal.audit import audit
 from portal.extensions import db
 from portal.models import CannedResponse, Department, Role, User
-
-
-class PermissionDenied(Exception):
-    """Only managers and administrators edit saved replies."""
+from portal.permissions import PermissionDenied
 
 
 def can_edit_canned(user: User) -> bool:

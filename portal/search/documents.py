@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import url_for
 
-from portal.knowledge.markdown import plain_text
+from portal.markdown import plain_text
 from portal.models import Article, ArticleStatus, Idea, IdeaStatus
 from portal.search.base import SearchDocument
 

@@ -57,6 +57,7 @@ from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import LockError
 
+from portal.config import LANGUAGES
 from portal.search.base import (
     Hit,
     IndexMissing,
@@ -69,7 +70,6 @@ from portal.search.base import (
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("es", "en", "ca", "eu", "gl")
 # Whoosh's Snowball stemmer used for each portal language (None: fold only).
 STEMMERS = {"es": "es", "en": "en", "gl": "pt", "ca": None, "eu": None}
 TITLE_BOOST = 3.0

@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from portal import clock, sla
-from portal.accounts.service import audit
+from portal.audit import audit
 from portal.cases import references
 from portal.cases import service as cases
 from portal.cases.service import CaseError, Submission
@@ -42,14 +42,13 @@ from portal.models import (
     user_departments,
 )
 from portal.models.case import OPEN_STATUSES as OPEN_STATUSES  # re-exported for the views
+from portal.permissions import PermissionDenied
 
 WORKING_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN)
 DONE_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 PAGE_SIZE = 25
 
 
-class PermissionDenied(Exception):
-    """The actor may not see or change this case."""
 
 
 class StaleCase(Exception):
