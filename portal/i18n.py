@@ -60,19 +60,14 @@ def _remember_language() -> None:
 
 def language_links() -> list[dict[str, str | bool]]:
     """The switcher: the current page in every language, without JavaScript."""
-    args = request.args.to_dict(flat=False)
+    # The page's other arguments are encoded once, then each language is appended.
+    others = urlencode([(key, value) for key, value in request.args.items(multi=True)
+                        if key != "lang"])
+    # The path comes decoded: quote it again, or a "?" or "#" in it breaks the link.
+    base = f"{quote(request.path)}?{others}&" if others else f"{quote(request.path)}?"
     current = current_language()
-    links = []
-    for code in LANGUAGES:
-        args["lang"] = [code]
-        links.append({
-            "code": code,
-            "name": LANGUAGE_NAMES[code],
-            # The path comes decoded: quote it again, or a "?" or "#" in it breaks the link.
-            "url": f"{quote(request.path)}?{urlencode(args, doseq=True)}",
-            "current": code == current,
-        })
-    return links
+    return [{"code": code, "name": LANGUAGE_NAMES[code], "url": f"{base}lang={code}",
+             "current": code == current} for code in LANGUAGES]
 
 
 # Templates translate through these: the catalog is looked up once per render (the

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
+from flask import current_app, flash
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     EmailField,
@@ -20,8 +25,11 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from portal.cases.service import CaseError, Submission
+from portal.extensions import db
 from portal.forms import email_field, no_control_characters, strip_text
-from portal.i18n import LANGUAGE_NAMES
+from portal.i18n import LANGUAGE_NAMES, current_language
+from portal.models import CaseKind, ContactPreference, Department
 
 SUBJECT_MAX = 200
 BODY_MAX = 10_000
@@ -228,3 +236,83 @@ class TrackForm(FlaskForm):
         render_kw={"autocomplete": "off", "spellcheck": "false",
                    "autocapitalize": "characters"})
     email = email_field(_l("The email address you gave us"))
+
+
+# ---------------------------------------------------------------- shared by the intake views
+# The citizen's form (cases) and the agent's (staff: a case by phone or at the counter)
+# are the same form underneath; these helpers are their one place.
+
+def topic_choices() -> list[SelectChoice]:
+    """The topic select: active departments, each with its active categories."""
+    language = current_language()
+    departments = db.session.scalars(
+        select(Department).where(Department.active.is_(True)).order_by(Department.slug)).all()
+    choices = [SelectChoice("", _("Choose a topic")),
+               SelectChoice("unknown", _("I don't know / other"))]
+    for department in sorted(departments, key=lambda item: item.name(language)):
+        group = department.name(language)
+        choices.append(SelectChoice(f"department-{department.id}",
+                                    _("%(department)s: general", department=group),
+                                    optgroup=group))
+        choices.extend(SelectChoice(f"category-{category.id}", category.name(language),
+                                    optgroup=group)
+                       for category in department.categories if category.active)
+    return choices
+
+
+def parse_topic(value: str) -> tuple[int | None, int | None]:
+    """(department id, category id) from the topic select; (None, None) means triage."""
+    kind, _dash, number = (value or "").partition("-")
+    if kind in {"department", "category"} and number.isdigit():
+        return (int(number), None) if kind == "department" else (None, int(number))
+    return None, None
+
+
+def _coordinate_value(text: str | None) -> float | None:
+    return float(text.replace(",", ".")) if text else None
+
+
+def submission_from(form: CaseForm, kind: CaseKind, files: list, **overrides) -> Submission:
+    """The case a validated intake form describes; ``overrides`` set what the view knows
+    better (the account's name and email, the channel an agent recorded)."""
+    department_id, category_id = parse_topic(form.topic.data)
+    outcome = getattr(form, "desired_outcome", None)  # complaint forms only
+    submission = Submission(
+        kind=kind,
+        subject=form.subject.data,
+        body=form.body.data,
+        desired_outcome=(outcome.data or "") if outcome is not None else "",
+        department_id=department_id,
+        category_id=category_id,
+        location_text=form.location_text.data or "",
+        latitude=_coordinate_value(form.latitude.data),
+        longitude=_coordinate_value(form.longitude.data),
+        contact_name=form.contact_name.data or "",
+        contact_email=form.contact_email.data or "",
+        contact_phone=form.contact_phone.data or "",
+        contact_preference=ContactPreference(form.contact_preference.data),
+        language=form.language.data,
+        files=files,
+    )
+    return dataclasses.replace(submission, **overrides)
+
+
+def megabytes(size: int) -> str:
+    return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), format="#,##0.#"))
+
+
+def show_case_error(form, error: CaseError) -> None:
+    """Put a service refusal next to the form field at fault (or flash it)."""
+    settings = current_app.config["PORTAL"]
+    if error.code in FILE_ERRORS:
+        message = FILE_ERRORS[error.code] % {
+            "name": error.filename, "size": megabytes(settings["UPLOAD_MAX_FILE_BYTES"])}
+    else:
+        message = CASE_ERRORS.get(error.code, CASE_ERRORS["invalid_transition"]) % {
+            "count": settings["UPLOAD_MAX_FILES"],
+            "size": megabytes(settings["UPLOAD_MAX_CASE_BYTES"])}
+    target = getattr(form, error.field or "", None)
+    if target is not None:
+        target.errors = [*target.errors, message]
+    else:
+        flash(message, "error")

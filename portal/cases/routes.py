@@ -16,29 +16,30 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wtforms import SelectChoice
 
 from portal import page_cache, storage
 from portal.cases import service
 from portal.cases.forms import (
-    CASE_ERRORS,
-    FILE_ERRORS,
     CaseForm,
     ComplaintForm,
     RatingForm,
     ReopenForm,
     ReplyForm,
     TrackForm,
+    megabytes,
+    show_case_error,
+    submission_from,
+    topic_choices,
 )
 from portal.extensions import db, limiter
 from portal.forms import uploaded_files
 from portal.i18n import current_language
-from portal.models import CaseKind, ContactPreference, Department, Idea
+from portal.knowledge import service as knowledge
+from portal.models import CaseKind, Idea
 
 bp = Blueprint("cases", __name__)
 
@@ -74,27 +75,6 @@ def _visible_case_or_404(reference: str):
     return case
 
 
-def _megabytes(size: int) -> str:
-    return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), format="#,##0.#"))
-
-
-def show_case_error(form, error: service.CaseError) -> None:
-    """Put a service refusal next to the form field at fault (or flash it)."""
-    settings = current_app.config["PORTAL"]
-    if error.code in FILE_ERRORS:
-        message = FILE_ERRORS[error.code] % {
-            "name": error.filename, "size": _megabytes(settings["UPLOAD_MAX_FILE_BYTES"])}
-    else:
-        message = CASE_ERRORS.get(error.code, CASE_ERRORS["invalid_transition"]) % {
-            "count": settings["UPLOAD_MAX_FILES"],
-            "size": _megabytes(settings["UPLOAD_MAX_CASE_BYTES"])}
-    target = getattr(form, error.field or "", None)
-    if target is not None:
-        target.errors = [*target.errors, message]
-    else:
-        flash(message, "error")
-
-
 def _hold_form_files(field):
     return service.hold_for_form(request.form.getlist("kept"),
                                  request.form.get("remove_kept", ""), uploaded_files(field))
@@ -103,37 +83,6 @@ def _hold_form_files(field):
 def _removing_a_file() -> bool:
     """The citizen pressed "Remove" by a kept file: show the form again, send nothing."""
     return bool(request.form.get("remove_kept"))
-
-
-def _topic_choices():
-    language = current_language()
-    departments = db.session.scalars(
-        select(Department).where(Department.active.is_(True)).order_by(Department.slug)).all()
-    choices = [("", _("Choose a topic")), ("unknown", _("I don't know / other"))]
-    for department in sorted(departments, key=lambda item: item.name(language)):
-        group = department.name(language)
-        choices.append((f"department-{department.id}", _("%(department)s: general",
-                                                         department=group), group))
-        for category in department.categories:
-            if category.active:
-                choices.append((f"category-{category.id}", category.name(language), group))
-    return [_choice(*choice) for choice in choices]
-
-
-def _choice(value, label, group=None):
-    return SelectChoice(value, label, optgroup=group)
-
-
-def _parse_topic(value: str) -> tuple[int | None, int | None]:
-    """(department id, category id) from the topic select; (None, None) means triage."""
-    kind, _dash, number = (value or "").partition("-")
-    if kind in {"department", "category"} and number.isdigit():
-        return (int(number), None) if kind == "department" else (None, int(number))
-    return None, None
-
-
-def _coordinate(text: str) -> float | None:
-    return float(text.replace(",", ".")) if text else None
 
 
 def _submission_key() -> str:
@@ -162,7 +111,7 @@ def new():
     except ValueError:
         abort(404)
     form = (ComplaintForm if kind is CaseKind.COMPLAINT else CaseForm)()
-    form.topic.choices = _topic_choices()
+    form.topic.choices = topic_choices()
     signed_in = current_user.is_authenticated
     form.contact_required = not signed_in
     if request.method == "GET":
@@ -182,11 +131,9 @@ def new():
         held, refused = _hold_form_files(form.attachments)
     if request.method == "POST" and request.form.get("check"):
         # "Check for existing answers" without JavaScript: show matches, keep the form.
-        from portal.knowledge.routes import suggestions_for
-
-        suggestions = suggestions_for(f"{form.subject.data or ''} {form.body.data or ''}")
+        suggestions = knowledge.suggestions_for(f"{form.subject.data or ''} {form.body.data or ''}")
         if suggestions is None:
-            suggestions = suggestions_for(form.subject.data or "") or False
+            suggestions = knowledge.suggestions_for(form.subject.data or "") or False
     elif request.method == "POST" and _removing_a_file():
         pass
     elif form.validate_on_submit() and not refused:
@@ -207,7 +154,7 @@ def new():
     return render_template("cases/new.html", form=form, kind=kind, suggestions=suggestions,
                            held=held, related=_related_case(form),
                            max_files=current_app.config["PORTAL"]["UPLOAD_MAX_FILES"],
-                           max_file_size=_megabytes(
+                           max_file_size=megabytes(
                                current_app.config["PORTAL"]["UPLOAD_MAX_FILE_BYTES"]))
 
 
@@ -218,28 +165,16 @@ def _related_case(form):
 
 
 def _submit(form, kind: CaseKind, held: list[storage.KeptFile]):
-    department_id, category_id = _parse_topic(form.topic.data)
-    signed_in = current_user.is_authenticated
-    submission = service.Submission(
-        kind=kind,
-        subject=form.subject.data,
-        body=form.body.data,
-        desired_outcome=form.desired_outcome.data if kind is CaseKind.COMPLAINT else "",
-        department_id=department_id,
-        category_id=category_id,
-        location_text=form.location_text.data or "",
-        latitude=_coordinate(form.latitude.data),
-        longitude=_coordinate(form.longitude.data),
-        contact_name=form.contact_name.data or (current_user.display_name if signed_in else ""),
-        contact_email=form.contact_email.data or (current_user.email if signed_in else ""),
-        contact_phone=form.contact_phone.data or "",
-        contact_preference=ContactPreference(form.contact_preference.data),
-        language=form.language.data,
+    overrides = {}
+    if current_user.is_authenticated:
+        overrides = {"contact_name": form.contact_name.data or current_user.display_name,
+                     "contact_email": form.contact_email.data or current_user.email}
+    submission = submission_from(
+        form, kind, service.release_held(held), **overrides,
         publish_consent=form.publish_consent.data,
-        files=service.release_held(held),
         submission_token=form.submission_token.data or None,
-        related_case=_related_case(form),
-    )
+        related_case=_related_case(form))
+    signed_in = current_user.is_authenticated
     try:
         case, _created = service.submit_case(submission, current_user if signed_in else None)
         _grant(case)

@@ -88,7 +88,7 @@ def _settings() -> dict:
     return current_app.config["PORTAL"]
 
 
-def _clean_files(files: list[Upload], already_stored: int = 0) -> list[storage.CleanFile]:
+def check_files(files: list[Upload], already_stored: int = 0) -> list[storage.CleanFile]:
     """Check every file and the totals; raise ``CaseError`` for the first problem.
 
     Files held for a form (``storage.CleanFile``) were checked when they arrived.
@@ -178,7 +178,7 @@ def _attach(case: Case, files: list[storage.CleanFile], message: Message | None 
         case.attachments.append(attachment)
 
 
-def _event(case: Case, kind: CaseEventKind, actor: User | None = None, from_value: str = "",
+def record_event(case: Case, kind: CaseEventKind, actor: User | None = None, from_value: str = "",
            to_value: str = "", reason: str = "", **data) -> None:
     case.events.append(CaseEvent(kind=kind, actor_id=actor.id if actor else None,
                                  from_value=from_value, to_value=to_value, reason=reason,
@@ -224,7 +224,7 @@ def submit_case(submission: Submission, citizen: User | None = None) -> tuple[Ca
         if department is None or not department.active:
             raise CaseError("unknown_topic", field="topic")
 
-    files = _clean_files(submission.files)
+    files = check_files(submission.files)
     now = clock.now()
     first_days, resolution_days, calendar_days = targets_for(department)
     calendar = None if calendar_days else sla.deployment_calendar()
@@ -259,7 +259,7 @@ def submit_case(submission: Submission, citizen: User | None = None) -> tuple[Ca
         case.followers.append(citizen)
     db.session.add(case)
     _attach(case, files)
-    _event(case, CaseEventKind.CREATED, actor=citizen, to_value=case.status.value,
+    record_event(case, CaseEventKind.CREATED, actor=citizen, to_value=case.status.value,
            channel=case.channel.value)
     db.session.flush()
     if submission.related_case is not None and submission.related_case.id != case.id:
@@ -276,9 +276,9 @@ def _link_follow_up(case: Case, earlier: Case, citizen: User | None) -> None:
     db.session.add(CaseLink(case_id=case.id, related_case_id=earlier.id,
                             created_by_id=citizen.id if citizen else None,
                             created_at=clock.now()))
-    _event(case, CaseEventKind.LINKED, actor=citizen, to_value=earlier.reference,
+    record_event(case, CaseEventKind.LINKED, actor=citizen, to_value=earlier.reference,
            follow_up=True)
-    _event(earlier, CaseEventKind.LINKED, actor=citizen, to_value=case.reference,
+    record_event(earlier, CaseEventKind.LINKED, actor=citizen, to_value=case.reference,
            follow_up=True)
 
 
@@ -441,35 +441,55 @@ def public_messages(case: Case) -> list[Message]:
     return [message for message in case.messages if not message.internal]
 
 
+def add_message(case: Case, body: str, files: list[Upload], author: User | None,
+                from_staff: bool, internal: bool = False) -> Message:
+    """A message on the case with its files, checked against the case's totals."""
+    cleaned = check_files(files, already_stored=sum(item.size for item in case.attachments))
+    message = Message(case=case, author_id=author.id if author else None, body=body,
+                      from_staff=from_staff, internal=internal, created_at=clock.now())
+    db.session.add(message)
+    _attach(case, cleaned, message)
+    record_event(case, CaseEventKind.NOTE_ADDED if internal else CaseEventKind.MESSAGE_ADDED,
+                 actor=author, **({} if internal else {"attachments": len(cleaned)}))
+    return message
+
+
 def add_citizen_message(case: Case, body: str, files: list[tuple[str, bytes]],
                         author: User | None = None) -> Message:
     """The citizen writes on their case; a case waiting on them goes back to the queue."""
     if case.status not in CITIZEN_CAN_REPLY:
         raise CaseError("closed_for_replies")
-    cleaned = _clean_files(files, already_stored=sum(item.size for item in case.attachments))
-    message = Message(case=case, author_id=author.id if author else None, body=body,
-                      from_staff=False, internal=False, created_at=clock.now())
-    db.session.add(message)
-    _attach(case, cleaned, message)
-    _event(case, CaseEventKind.MESSAGE_ADDED, actor=author, attachments=len(cleaned))
+    message = add_message(case, body, files, author, from_staff=False)
     if case.status is CaseStatus.WAITING_ON_CITIZEN:
         change_status(case, CaseStatus.OPEN, actor=author)
     db.session.flush()
     return message
 
 
-def change_status(case: Case, target: CaseStatus, actor: User | None, reason: str = "") -> None:
-    """Move a case along its life cycle (CASE_TRANSITIONS), pausing or resuming the clock."""
+def change_status(case: Case, target: CaseStatus, actor: User | None, reason: str = "",
+                  event: CaseEventKind = CaseEventKind.STATUS_CHANGED) -> None:
+    """Move a case along its life cycle (CASE_TRANSITIONS): the one place a status changes.
+
+    It pauses or resumes the clock and keeps the answered and closed times; ``event``
+    names the history entry (a citizen's reopen is told apart from a staff change).
+    """
     if not case.status.can_become(target):
         raise CaseError("invalid_transition")
     previous = case.status
     case.status = target
+    now = clock.now()
     if target is CaseStatus.WAITING_ON_CITIZEN:
         pause_clock(case)
     elif previous is CaseStatus.WAITING_ON_CITIZEN:
         resume_clock(case)
-    _event(case, CaseEventKind.STATUS_CHANGED, actor=actor, from_value=previous.value,
-           to_value=target.value, reason=reason)
+    if target is CaseStatus.RESOLVED:
+        case.resolved_at = now
+    elif target is CaseStatus.CLOSED:
+        case.closed_at = now
+    elif previous in ANSWERED:
+        case.closed_at = None  # open again: not closed, whoever reopened it
+    record_event(case, event, actor=actor, from_value=previous.value, to_value=target.value,
+                 reason=reason)
 
 
 def pause_clock(case: Case) -> None:
@@ -500,7 +520,7 @@ def rate_case(case: Case, score: int, comment: str, author: User | None = None) 
     case.satisfaction = score
     case.satisfaction_comment = comment
     case.rated_at = clock.now()
-    _event(case, CaseEventKind.RATED, actor=author, to_value=str(score))
+    record_event(case, CaseEventKind.RATED, actor=author, to_value=str(score))
 
 
 def reopen_until(case: Case) -> datetime | None:
@@ -546,16 +566,12 @@ def reopen_case(case: Case, reason: str, author: User | None = None) -> None:
     """"This did not solve it": back to the queue with a fresh target and the reason."""
     if not can_reopen(case):
         raise CaseError("cannot_reopen")
-    previous = case.status
-    case.status = CaseStatus.OPEN
-    now = clock.now()
+    change_status(case, CaseStatus.OPEN, actor=author, reason=reason,
+                  event=CaseEventKind.REOPENED)
     _, resolution_days, calendar_days = targets_for(case.department)
-    case.resolution_due_at = sla.due_at(now, resolution_days, calendar_days)
-    case.closed_at = None
+    case.resolution_due_at = sla.due_at(clock.now(), resolution_days, calendar_days)
     db.session.add(Message(case=case, author_id=author.id if author else None, body=reason,
-                           created_at=now))
-    _event(case, CaseEventKind.REOPENED, actor=author, from_value=previous.value,
-           to_value=CaseStatus.OPEN.value, reason=reason)
+                           created_at=clock.now()))
 
 
 def attachment_of(case: Case, attachment_id: int) -> Attachment | None:

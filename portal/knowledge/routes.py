@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
@@ -37,9 +36,19 @@ PER_PAGE = 10
 def _search_links(base: str):
     """``link(q=..., department=...)``: a link to the search page with other words or
     filters, as url_for builds it but with the route looked up once per page (a page
-    of results has some twenty such links). Empty values are left out."""
+    of results has some twenty such links) and each value quoted once (most links
+    repeat the query's words). Empty values are left out."""
+    quoted: dict[object, str] = {}
+
     def link(**params) -> str:
-        return f"{base}?{urlencode({key: value for key, value in params.items() if value})}"
+        parts = []
+        for key, value in params.items():
+            if value:
+                text = quoted.get(value)
+                if text is None:
+                    text = quoted[value] = quote_plus(str(value))
+                parts.append(f"{key}={text}")  # the keys are plain names
+        return f"{base}?{'&'.join(parts)}"
     return link
 
 
@@ -135,50 +144,12 @@ def feedback(article_id: int):
                            department_names=_department_names(), thanks=None), 400
 
 
-# A suggestion interrupts someone writing to us, so it must be a plausible answer, not
-# merely the best of a bad lot: a streetlight complaint once got the recycling guide.
-# A hit is shown when its score (the backend's BM25F) reaches SUGGESTION_MIN_SCORE and
-# is close to the best hit's (SUGGESTION_NEAR_BEST of it); at most SUGGESTION_LIMIT.
-# Tuned on tests/knowledge/test_suggestion_relevance.py (citizens' texts against the
-# demo knowledge base), which prints the share of useful suggestions; retune there
-# if the scoring changes. The floor is absolute, so it depends on the scale of the
-# backend's scores (and, through the IDF, loosely on the size of the knowledge base).
-# A knowledge base of a few dozen articles gives every word a small IDF, so its scores
-# stay far below the floor: there only the near-best rule applies, until the base has
-# SUGGESTION_FLOOR_FROM published articles (the demo has 72).
-SUGGESTION_MIN_SCORE = 12.0
-SUGGESTION_NEAR_BEST = 0.85
-SUGGESTION_LIMIT = 3
-SUGGESTION_FLOOR_FROM = 50
-
-
-def plausible_hits(hits, published: int | None = None):
-    """The hits good enough to suggest while someone writes (see above)."""
-    if not hits:
-        return []
-    floor = SUGGESTION_NEAR_BEST * max(hit.score for hit in hits)
-    if published is None or published >= SUGGESTION_FLOOR_FROM:
-        floor = max(SUGGESTION_MIN_SCORE, floor)
-    return [hit for hit in hits if hit.score >= floor][:SUGGESTION_LIMIT]
-
-
-def suggestions_for(text: str, form_token: str = "", limit: int = 5):
-    """Plausible answers for what a citizen is typing (used by the case forms too)."""
-    if len(text.strip()) < 3:
-        return None
-    results = service.search_articles(SearchQuery(text=text, locale=current_language(),
-                                                  per_page=limit))
-    published = db.session.scalar(select(func.count()).select_from(Article).where(
-        Article.status == ArticleStatus.PUBLISHED))
-    return replace(results, hits=plausible_hits(results.hits, published))
-
-
 @bp.get("/kb/suggest")
 @limiter.limit("120 per minute")
 def suggest():
     """An HTML fragment for the suggestion panel (progressive enhancement)."""
     text = request.args.get("q", "")[:200]
-    return render_template("knowledge/_suggestions.html", results=suggestions_for(text),
+    return render_template("knowledge/_suggestions.html", results=service.suggestions_for(text),
                            form_token=request.args.get("token", "")[:64])
 
 

@@ -14,7 +14,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from portal import clock, jobs, mail, search
 from portal.audit import audit
 from portal.config import LANGUAGES
 from portal.extensions import db
+from portal.i18n import current_language
 from portal.knowledge import redaction
 from portal.models import (
     Article,
@@ -471,3 +472,42 @@ def import_faq(actor: User, path: Path) -> tuple[int, int, list[str]]:
         publish(actor, article)
         imported += 1
     return imported, skipped, problems
+
+
+# ---------------------------------------------------------------- suggestions
+
+# A suggestion interrupts someone writing to us, so it must be a plausible answer, not
+# merely the best of a bad lot: a streetlight complaint once got the recycling guide.
+# A hit is shown when its score (the backend's BM25F) reaches SUGGESTION_MIN_SCORE and
+# is close to the best hit's (SUGGESTION_NEAR_BEST of it); at most SUGGESTION_LIMIT.
+# Tuned on tests/knowledge/test_suggestion_relevance.py (citizens' texts against the
+# demo knowledge base), which prints the share of useful suggestions; retune there
+# if the scoring changes. The floor is absolute, so it depends on the scale of the
+# backend's scores (and, through the IDF, loosely on the size of the knowledge base).
+# A knowledge base of a few dozen articles gives every word a small IDF, so its scores
+# stay far below the floor: there only the near-best rule applies, until the base has
+# SUGGESTION_FLOOR_FROM published articles (the demo has 72).
+SUGGESTION_MIN_SCORE = 12.0
+SUGGESTION_NEAR_BEST = 0.85
+SUGGESTION_LIMIT = 3
+SUGGESTION_FLOOR_FROM = 50
+
+
+def plausible_hits(hits, published: int | None = None):
+    """The hits good enough to suggest while someone writes (see above)."""
+    if not hits:
+        return []
+    floor = SUGGESTION_NEAR_BEST * max(hit.score for hit in hits)
+    if published is None or published >= SUGGESTION_FLOOR_FROM:
+        floor = max(SUGGESTION_MIN_SCORE, floor)
+    return [hit for hit in hits if hit.score >= floor][:SUGGESTION_LIMIT]
+
+
+def suggestions_for(text: str, limit: int = 5) -> SearchResults | None:
+    """Plausible answers for what a citizen is typing (None: too little typed yet)."""
+    if len(text.strip()) < 3:
+        return None
+    results = search_articles(SearchQuery(text=text, locale=current_language(), per_page=limit))
+    published = db.session.scalar(select(func.count()).select_from(Article).where(
+        Article.status == ArticleStatus.PUBLISHED))
+    return replace(results, hits=plausible_hits(results.hits, published))

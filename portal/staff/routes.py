@@ -21,7 +21,7 @@ from wtforms import SelectChoice
 from portal import clock, sla, storage
 from portal.cases import references
 from portal.cases import service as cases
-from portal.cases.routes import _parse_topic, _topic_choices, show_case_error
+from portal.cases.forms import show_case_error, submission_from, topic_choices
 from portal.extensions import db
 from portal.forms import uploaded_files
 from portal.i18n import LANGUAGE_NAMES, current_language
@@ -30,7 +30,6 @@ from portal.models import (
     CasePriority,
     CaseStatus,
     Channel,
-    ContactPreference,
     Department,
     Role,
     User,
@@ -358,24 +357,14 @@ def download(reference: str, attachment_id: int):
 @bp.route("/cases/new", methods=["GET", "POST"])
 def record():
     form = RecordCaseForm()
-    form.topic.choices = _topic_choices()
+    form.topic.choices = topic_choices()
     if request.method == "GET":
         form.language.data = current_language()
         form.contact_preference.data = "phone"
     held, refused = _hold_files(form) if request.method == "POST" else ([], [])
     if not request.form.get("remove_kept") and form.validate_on_submit() and not refused:
-        department_id, category_id = _parse_topic(form.topic.data)
-        kind = CaseKind(form.kind.data)
-        submission = cases.Submission(
-            kind=kind, subject=form.subject.data, body=form.body.data,
-            desired_outcome=form.desired_outcome.data or "", department_id=department_id,
-            category_id=category_id, location_text=form.location_text.data or "",
-            contact_name=form.contact_name.data or "",
-            contact_email=form.contact_email.data or "",
-            contact_phone=form.contact_phone.data or "",
-            contact_preference=ContactPreference(form.contact_preference.data),
-            language=form.language.data, files=cases.release_held(held),
-            channel=Channel(form.channel.data))
+        submission = submission_from(form, CaseKind(form.kind.data), cases.release_held(held),
+                                     channel=Channel(form.channel.data))
         try:
             case = service.record_case(current_user, submission)
             db.session.commit()

@@ -448,7 +448,7 @@ def fill_placeholders(text: str, case: Case, locale: str) -> str:
 # ---------------------------------------------------------------- actions
 
 def _event(case, kind, actor, **kwargs):
-    cases._event(case, kind, actor=actor, **kwargs)
+    cases.record_event(case, kind, actor=actor, **kwargs)
 
 
 def assign(actor: User, case: Case, assignee: User | None, version: int | None = None,
@@ -472,15 +472,9 @@ def reply_to_citizen(actor: User, case: Case, body: str, files: list[tuple[str, 
     _check(actor, case, version, since_event_id)
     if case.status in DONE_STATUSES:
         cases.change_status(case, CaseStatus.OPEN, actor=actor)
-    cleaned = cases._clean_files(files, already_stored=sum(a.size for a in case.attachments))
-    now = clock.now()
-    message = Message(case=case, author_id=actor.id, body=body, from_staff=True,
-                      internal=False, created_at=now)
-    db.session.add(message)
-    cases._attach(case, cleaned, message)
+    message = cases.add_message(case, body, files, actor, from_staff=True)
     if case.first_responded_at is None:
-        case.first_responded_at = now
-    _event(case, CaseEventKind.MESSAGE_ADDED, actor, attachments=len(cleaned))
+        case.first_responded_at = message.created_at
     if ask_citizen:
         cases.change_status(case, CaseStatus.WAITING_ON_CITIZEN, actor=actor)
     elif case.status is CaseStatus.NEW:
@@ -498,11 +492,7 @@ def add_note(actor: User, case: Case, body: str, version: int | None = None,
              since_event_id: int | None = None) -> Message:
     """An internal note: staff only, never shown or sent to the citizen."""
     _check(actor, case, version, since_event_id)
-    note = Message(case=case, author_id=actor.id, body=body, from_staff=True, internal=True,
-                   created_at=clock.now())
-    db.session.add(note)
-    _event(case, CaseEventKind.NOTE_ADDED, actor)
-    return note
+    return cases.add_message(case, body, [], actor, from_staff=True, internal=True)
 
 
 def set_status(actor: User, case: Case, target: CaseStatus, summary: str = "",
@@ -514,17 +504,11 @@ def set_status(actor: User, case: Case, target: CaseStatus, summary: str = "",
     if target is CaseStatus.RESOLVED and not summary.strip():
         raise CaseError("summary_required", field="summary")
     cases.change_status(case, target, actor=actor, reason=summary)
-    now = clock.now()
     if target is CaseStatus.RESOLVED:
         case.resolution_summary = summary.strip()
-        case.resolved_at = now
         if case.first_responded_at is None:
-            case.first_responded_at = now
+            case.first_responded_at = case.resolved_at
         cases.notify_citizen(case, "case_resolved")
-    elif target is CaseStatus.CLOSED:
-        case.closed_at = now
-    elif target is CaseStatus.WAITING_ON_CITIZEN:
-        pass
 
 
 def set_priority(actor: User, case: Case, priority: CasePriority, version: int | None = None,
@@ -569,7 +553,6 @@ def merge(actor: User, case: Case, target: Case, reason: str, version: int | Non
         raise CaseError("merge_not_found", field="target")
     if not same_citizen(case, target):
         raise CaseError("merge_other_citizen", field="target")
-    now = clock.now()
     # The merged case's own description becomes a message of the target.
     db.session.add(Message(case=target, author_id=case.citizen_id, body=case.body,
                            created_at=case.created_at))
@@ -583,7 +566,6 @@ def merge(actor: User, case: Case, target: Case, reason: str, version: int | Non
     case.merged_into = target
     if case.status is not CaseStatus.CLOSED:
         cases.change_status(case, CaseStatus.CLOSED, actor=actor, reason=reason)
-    case.closed_at = now
     _event(case, CaseEventKind.MERGED, actor, to_value=target.reference, reason=reason)
     _event(target, CaseEventKind.MERGED, actor, from_value=case.reference, reason=reason)
     cases.notify_citizen(case, "case_merged", target=target,

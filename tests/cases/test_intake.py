@@ -288,6 +288,31 @@ def test_reopen_within_thirty_days(client, db):
     assert case.messages[-1].body == "Sigue apagada."
 
 
+def test_a_reopened_closed_case_goes_through_the_life_cycle(client, db, make_user):
+    """Reopen, staff replies and closing all pass through change_status, which keeps
+    the closed time in step and writes the history (issue 11, item 17)."""
+    from portal.cases import service as cases
+    from portal.staff import service as staff
+
+    case, _ = _guest_case(client, db)
+    agent = make_user(email="agente@example.org", role=Role.ADMIN)
+    _resolve(db, case, days_ago=2)
+    staff.set_status(agent, case, CaseStatus.CLOSED)
+    db.session.commit()
+    assert case.closed_at is not None
+    cases.reopen_case(case, "Sigue apagada.")
+    db.session.commit()
+    reopened = case.events[-1]
+    assert (reopened.kind, reopened.from_value, reopened.to_value) == (
+        CaseEventKind.REOPENED, "closed", "open")
+    assert case.closed_at is None and case.resolution_due_at > case.resolved_at
+
+    staff.set_status(agent, case, CaseStatus.CLOSED)
+    staff.reply_to_citizen(agent, case, "La revisamos de nuevo.", [])
+    db.session.commit()
+    assert case.status is CaseStatus.OPEN and case.closed_at is None
+
+
 def test_no_reopen_after_thirty_days(client, db):
     case, _ = _guest_case(client, db)
     _resolve(db, case, days_ago=31)

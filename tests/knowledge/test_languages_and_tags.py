@@ -7,9 +7,9 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def no_score_floor(monkeypatch):
-    from portal.knowledge import routes
+    from portal.knowledge import service
 
-    monkeypatch.setattr(routes, "SUGGESTION_MIN_SCORE", 0.0)  # a one-article index
+    monkeypatch.setattr(service, "SUGGESTION_MIN_SCORE", 0.0)  # a one-article index
 
 
 def test_an_article_in_another_language_says_so_and_carries_its_lang(client, publish):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from portal.knowledge import service as knowledge
-from portal.knowledge.routes import suggestions_for
+from portal.knowledge.service import suggestions_for
 from portal.models import Article, Role
 
 # (what the citizen typed: subject and body, the articles that answer it)

@@ -14,9 +14,7 @@ def no_score_floor(monkeypatch):
     """These tests index one or two articles, where BM25 scores are tiny (the IDF of a
     term grows with the number of articles): the relevance floor, tuned on the demo
     knowledge base, is tested in test_suggestion_relevance.py; here it is off."""
-    from portal.knowledge import routes
-
-    monkeypatch.setattr(routes, "SUGGESTION_MIN_SCORE", 0.0)
+    monkeypatch.setattr(knowledge, "SUGGESTION_MIN_SCORE", 0.0)
 
 
 @pytest.fixture
