@@ -17,6 +17,7 @@ The agent belongs to one of five departments; a manager sees them all.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import random
 import statistics
 import sys
@@ -91,11 +92,17 @@ def seed(total: int, departments: list[int], agent_id: int, batch: int = 5000,
 
 
 def time_page(client, path: str, requests: int, expect: int = 200) -> list[float]:
-    client.get(path)  # warm caches and the template
+    """Milliseconds per request. Each runs in a context of its own, as when served: inside
+    the caller's app context every request would share its ``g``, and so Flask-Login's
+    user (the manager's pages were once served as the agent's)."""
+    def get():
+        return contextvars.Context().run(client.get, path)
+
+    get()  # warm caches and the template
     timings = []
     for _ in range(requests):
         started = time.perf_counter()
-        response = client.get(path)
+        response = get()
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == expect, (path, response.status_code)
     return timings

@@ -122,6 +122,8 @@ def _register_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts_bp
     from portal.cases.routes import bp as cases_bp
+    from portal.ideas.routes import bp as ideas_bp
+    from portal.ideas.routes import staff_bp as ideas_staff_bp
     from portal.knowledge.routes import bp as knowledge_bp
     from portal.knowledge.routes import staff_bp as knowledge_staff_bp
     from portal.main.routes import bp as main_bp
@@ -133,5 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(knowledge_bp)
     app.register_blueprint(knowledge_staff_bp, url_prefix="/staff/kb")
+    app.register_blueprint(ideas_bp)
+    app.register_blueprint(ideas_staff_bp, url_prefix="/staff/ideas")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(manage_bp, url_prefix="/manage")

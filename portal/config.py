@@ -85,6 +85,16 @@ DEFAULTS: dict[str, Any] = {
     # Targets for cases whose citizen did not know the department (triage).
     "TRIAGE_FIRST_RESPONSE_DAYS": 2,
     "TRIAGE_RESOLUTION_DAYS": 10,
+    # The ideas board. New ideas wait for a moderator before they show (pre-moderation),
+    # or show at once; either way they enter the moderation queue.
+    "IDEAS_PREMODERATION": False,
+    # Every idea gets a public answer within this many working days (the SLA calendar),
+    # counted from the day it reaches IDEAS_ANSWER_THRESHOLD supports (0: from the day
+    # it is proposed).
+    "IDEAS_ANSWER_DAYS": 20,
+    "IDEAS_ANSWER_THRESHOLD": 0,
+    # An idea or comment flagged by this many people is hidden until a moderator looks.
+    "IDEAS_FLAGS_TO_HIDE": 3,
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,  # KiB
 }

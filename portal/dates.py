@@ -21,7 +21,7 @@ from datetime import date, datetime
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
-from babel.dates import get_datetime_format
+from babel.dates import format_timedelta, get_datetime_format
 from flask import Flask
 from flask_babel import get_locale, to_user_timezone
 
@@ -89,7 +89,16 @@ def timeformat(value, length: str = "short") -> str:
     return "" if value is None else format_time(_local(value), length, get_locale())
 
 
+def since(value: datetime | None) -> str:
+    """How long ago, in words and in the page's language ("hace 3 días")."""
+    from portal import clock
+
+    if value is None:
+        return ""
+    return format_timedelta(value - clock.now(), add_direction=True, locale=get_locale())
+
+
 def register(app: Flask) -> None:
     """Use these filters in templates instead of Flask-Babel's."""
     app.jinja_env.filters.update(dateformat=dateformat, datetimeformat=datetimeformat,
-                                 timeformat=timeformat)
+                                 timeformat=timeformat, since=since)

@@ -178,6 +178,9 @@ def load_demo() -> list[tuple[DemoAccount, str | None]]:
 
     load_demo_cases()
     load_demo_knowledge_base()
+    from portal.demo_ideas import load_demo_ideas
+
+    load_demo_ideas()
     return [(account, passwords.get(account.email)) for account in ACCOUNTS]
 
 

@@ -73,9 +73,11 @@ def email_field(label=None) -> EmailField:
 
 
 def uploaded_files(field) -> list[tuple[str, bytes]]:
-    """(name, bytes) of each file chosen in a file field (empty inputs skipped)."""
+    """(name, bytes) of each file chosen in a file field, single or multiple (empty
+    inputs skipped)."""
+    chosen = field.data if isinstance(field.data, list) else [field.data]
     files = []
-    for upload in field.data or []:
+    for upload in chosen:
         if getattr(upload, "filename", ""):
             files.append((upload.filename, upload.read()))
     return files

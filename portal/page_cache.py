@@ -272,10 +272,16 @@ def _after_flush(session: Session, _context) -> None:
         session.info[_CHANGED] = True
 
 
+# An execution option for UPDATEs that change only what no kept page shows (an idea's
+# support and comment counts): a support must not empty the cache of every page.
+NOT_SHOWN = "page_cache_not_shown"
+
+
 def _on_execute(state) -> None:
     # Bulk UPDATE/DELETE statements bypass the flush.
     if (state.is_update or state.is_delete or state.is_insert) and state.bind_mapper \
-            and issubclass(state.bind_mapper.class_, _public_models()):
+            and issubclass(state.bind_mapper.class_, _public_models()) \
+            and not state.execution_options.get(NOT_SHOWN):
         state.session.info[_CHANGED] = True
 
 

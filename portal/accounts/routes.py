@@ -43,11 +43,18 @@ login_manager.login_view = "accounts.login"
 login_manager.login_message = None  # the sign-in page explains itself
 
 
+# What a visitor wrote before signing in and has not sent yet (a guest's idea: "draft:idea")
+DRAFT_PREFIX = "draft:"
+
+
 def _sign_in(user) -> None:
-    # A fresh session cookie at sign-in defeats session fixation; keep the language.
+    # A fresh session cookie at sign-in defeats session fixation; keep the language and
+    # the visitor's unsent drafts (they signed in to send them).
     language = session.get("lang")
     browser = session.get(cases.BROWSER_SESSION_KEY)
+    drafts = {key: value for key, value in session.items() if key.startswith(DRAFT_PREFIX)}
     session.clear()
+    session.update(drafts)
     if language:
         session["lang"] = language
     if browser:

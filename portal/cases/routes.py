@@ -106,6 +106,8 @@ INTAKE_CACHED_ARGS = frozenset({"kind", "subject", "lang"})
 @limiter.limit("20 per hour", methods=["POST"])
 @limiter.limit("10 per hour", methods=["POST"], key_func=_submission_key)
 def new():
+    if request.args.get("kind") == "idea":
+        return redirect(url_for("ideas.new"))  # ideas have a board of their own
     try:
         kind = CaseKind(request.args.get("kind", "question"))
     except ValueError:

@@ -150,7 +150,8 @@ def suggest():
     """An HTML fragment for the suggestion panel (progressive enhancement)."""
     text = request.args.get("q", "")[:200]
     return render_template("knowledge/_suggestions.html", results=service.suggestions_for(text),
-                           form_token=request.args.get("token", "")[:64])
+                           form_token=request.args.get("token", "")[:64],
+                           form_kind=request.args.get("for", ""))
 
 
 # ---------------------------------------------------------------- editors

@@ -21,8 +21,18 @@ from portal.models.enums import (
     OutboxStatus,
     ReportStatus,
     Role,
+    WithdrawalReason,
 )
-from portal.models.idea import Comment, Idea, IdeaFollow, IdeaVote
+from portal.models.idea import (
+    Comment,
+    Flag,
+    Idea,
+    IdeaCaseLink,
+    IdeaFollow,
+    IdeaRevision,
+    IdeaStatusChange,
+    IdeaVote,
+)
 from portal.models.knowledge import (
     Article,
     ArticleFeedback,
@@ -40,7 +50,8 @@ __all__ = [
     "CannedResponse", "Case", "CaseEvent", "CaseEventKind", "CaseGrant", "CaseKind",
     "CaseLink", "CasePriority", "Holiday",
     "CaseStatus", "Category", "Channel", "Comment", "ContactPreference", "Department",
-    "Idea", "IdeaFollow", "IdeaStatus", "IdeaVote", "Message", "OutboxMessage",
+    "Flag", "Idea", "IdeaCaseLink", "IdeaFollow", "IdeaRevision", "IdeaStatus",
+    "IdeaStatusChange", "IdeaVote", "WithdrawalReason", "Message", "OutboxMessage",
     "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",
     "SignInThrottle", "Tag", "User", "UserSession",
     "case_followers", "user_departments",

@@ -187,23 +187,70 @@ class IdeaStatus(StrEnum):
     IMPLEMENTED = "implemented"
     DECLINED = "declined"
     DUPLICATE = "duplicate"
+    WITHDRAWN = "withdrawn"  # by its author, with a public reason
 
     @property
     def label(self):
-        return {
-            IdeaStatus.SUBMITTED: _l("Submitted"),
-            IdeaStatus.UNDER_REVIEW: _l("Under review"),
-            IdeaStatus.PLANNED: _l("Planned"),
-            IdeaStatus.IN_PROGRESS: _l("In progress"),
-            IdeaStatus.IMPLEMENTED: _l("Implemented"),
-            IdeaStatus.DECLINED: _l("Declined"),
-            IdeaStatus.DUPLICATE: _l("Duplicate"),
-        }[self]
+        return _IDEA_STATUS_LABELS[self]
 
     @property
     def needs_official_response(self) -> bool:
-        """No idea is turned away silently: these statuses need a public reason."""
-        return self in {IdeaStatus.DECLINED, IdeaStatus.DUPLICATE}
+        """No idea is turned away silently: these statuses need a public response."""
+        return self in ANSWERING_IDEA_STATUSES
+
+    @property
+    def closed(self) -> bool:
+        """Nothing more happens to the idea: no supports, no status change by staff."""
+        return self in {IdeaStatus.IMPLEMENTED, IdeaStatus.DECLINED, IdeaStatus.DUPLICATE,
+                        IdeaStatus.WITHDRAWN}
+
+    def can_become(self, target: IdeaStatus) -> bool:
+        return target in IDEA_TRANSITIONS[self]
+
+
+_IDEA_STATUS_LABELS = {
+    IdeaStatus.SUBMITTED: _l("Submitted"),
+    IdeaStatus.UNDER_REVIEW: _l("Under review"),
+    IdeaStatus.PLANNED: _l("Planned"),
+    IdeaStatus.IN_PROGRESS: _l("In progress"),
+    IdeaStatus.IMPLEMENTED: _l("Implemented"),
+    IdeaStatus.DECLINED: _l("Declined"),
+    IdeaStatus.DUPLICATE: _l("Duplicate"),
+    IdeaStatus.WITHDRAWN: _l("Withdrawn by its author"),
+}
+
+# Statuses that answer an idea: reaching one needs a public official response, and an
+# idea in one no longer has an answer due.
+ANSWERING_IDEA_STATUSES = frozenset({IdeaStatus.IMPLEMENTED, IdeaStatus.DECLINED,
+                                     IdeaStatus.DUPLICATE})
+
+_OPEN_IDEA = (IdeaStatus.SUBMITTED, IdeaStatus.UNDER_REVIEW, IdeaStatus.PLANNED,
+              IdeaStatus.IN_PROGRESS)
+# The one place the idea life cycle is written down. Staff move an idea forward (or
+# back, when a plan changes) among the open statuses, and answer it with a response;
+# a duplicate is reached only by merging (ideas.service.merge_ideas); a withdrawal only
+# by the author. An implemented or declined idea may be reopened for review.
+IDEA_TRANSITIONS: dict[IdeaStatus, frozenset[IdeaStatus]] = {
+    **{status: frozenset({*_OPEN_IDEA, IdeaStatus.IMPLEMENTED, IdeaStatus.DECLINED,
+                          IdeaStatus.DUPLICATE, IdeaStatus.WITHDRAWN} - {status})
+       for status in _OPEN_IDEA},
+    IdeaStatus.IMPLEMENTED: frozenset({IdeaStatus.UNDER_REVIEW}),
+    IdeaStatus.DECLINED: frozenset({IdeaStatus.UNDER_REVIEW}),
+    IdeaStatus.DUPLICATE: frozenset(),
+    IdeaStatus.WITHDRAWN: frozenset(),
+}
+
+
+class WithdrawalReason(StrEnum):
+    DUPLICATE = "duplicate"
+    SOLVED = "solved"
+    OTHER = "other"
+
+    @property
+    def label(self):
+        return {WithdrawalReason.DUPLICATE: _l("It repeats another idea"),
+                WithdrawalReason.SOLVED: _l("It has already been solved"),
+                WithdrawalReason.OTHER: _l("Another reason")}[self]
 
 
 class ReportStatus(StrEnum):

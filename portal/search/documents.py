@@ -8,11 +8,8 @@ from __future__ import annotations
 from flask import url_for
 
 from portal.markdown import plain_text
-from portal.models import Article, ArticleStatus, Idea, IdeaStatus
+from portal.models import Article, ArticleStatus, Idea
 from portal.search.base import SearchDocument
-
-# Ideas that are public on the board (an idea merged as a duplicate is found via the other).
-PUBLIC_IDEA_STATUSES = frozenset(IdeaStatus) - {IdeaStatus.DUPLICATE}
 
 
 def article_document(article: Article) -> SearchDocument | None:
@@ -27,7 +24,9 @@ def article_document(article: Article) -> SearchDocument | None:
 
 
 def idea_document(idea: Idea) -> SearchDocument | None:
-    if idea.status not in PUBLIC_IDEA_STATUSES or "ideas.idea" not in _endpoints():
+    # Only ideas on the board: not hidden, not awaiting approval, not merged (a merged
+    # idea is found through the one it joined).
+    if not idea.public or "ideas.idea" not in _endpoints():
         return None
     return SearchDocument(
         doc_id=f"idea:{idea.id}", kind="idea", title=idea.title, body=idea.body,

@@ -25,6 +25,8 @@ from portal.cases.forms import show_case_error, submission_from, topic_choices
 from portal.extensions import db
 from portal.forms import uploaded_files
 from portal.i18n import LANGUAGE_NAMES, current_language
+from portal.ideas import service as ideas
+from portal.ideas.forms import LinkCaseForm
 from portal.models import (
     CaseKind,
     CasePriority,
@@ -193,6 +195,7 @@ def _render_case(case, http_status=200, stale=None, held=(), **forms):
                         for item in canned},
         department_names={item.slug: item.name(language) for item in _departments()},
         language_names=LANGUAGE_NAMES, held=held,
+        linked_ideas=ideas.ideas_linked_to(case), idea_link_form=LinkCaseForm(),
     ), http_status
 
 

@@ -1,10 +1,11 @@
-// Progressive enhancement for the question and complaint forms: while the citizen types
-// the subject, show published answers that may already help. Without JavaScript the
-// "Check for existing answers" button does the same with a page load.
+// Progressive enhancement for the question, complaint and idea forms: while the citizen
+// types the subject (or the idea's title: the panel's data-source), show published
+// answers and ideas that may already help. Without JavaScript the "Check ..." button
+// does the same with a page load.
 (function () {
   "use strict";
-  var subject = document.getElementById("subject");
   var panel = document.getElementById("suggestions");
+  var subject = panel && document.getElementById(panel.getAttribute("data-source") || "subject");
   if (!subject || !panel || !window.fetch) { return; }
   var timer = null;
   var last = "";
@@ -12,7 +13,8 @@
     var text = subject.value.trim();
     if (text.length < 3 || text === last) { return; }
     last = text;
-    var url = panel.getAttribute("data-url") + "?q=" + encodeURIComponent(text) +
+    var base = panel.getAttribute("data-url");
+    var url = base + (base.indexOf("?") === -1 ? "?" : "&") + "q=" + encodeURIComponent(text) +
       "&token=" + encodeURIComponent(panel.getAttribute("data-token") || "") +
       "&lang=" + encodeURIComponent(document.documentElement.lang);
     fetch(url, {credentials: "same-origin"}).then(function (response) {

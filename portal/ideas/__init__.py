@@ -1,0 +1,1 @@
+"""The open-ideas board: /ideas (public) and /staff/ideas (moderation, answers)."""
