@@ -278,8 +278,8 @@ def image(idea_id: int):
 
 def _signed_in_post():
     if not current_user.is_authenticated:
-        return redirect(url_for("accounts.login", next=request.referrer and
-                                url_for("ideas.idea", idea_id=request.view_args["idea_id"])))
+        return redirect(url_for("accounts.login",
+                                next=url_for("ideas.idea", idea_id=request.view_args["idea_id"])))
     if not ActionForm().validate_on_submit():
         abort(400)
     return None
