@@ -128,7 +128,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.knowledge.routes import staff_bp as knowledge_staff_bp
     from portal.main.routes import bp as main_bp
     from portal.manage.routes import bp as manage_bp
+    from portal.reports.routes import bp as reports_bp
+    from portal.reports.routes import manage_bp as reports_manage_bp
     from portal.staff.routes import bp as staff_bp
+    from portal.stats.routes import bp as stats_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -139,3 +142,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ideas_staff_bp, url_prefix="/staff/ideas")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     app.register_blueprint(manage_bp, url_prefix="/manage")
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(reports_manage_bp, url_prefix="/manage/reports")
+    app.register_blueprint(stats_bp)

@@ -70,6 +70,19 @@ def deliver_command() -> None:
     click.echo(f"Delivered {mail.deliver_pending()} message(s).")
 
 
+stats_cli = AppGroup("stats", help="The public statistics (/stats).")
+portal_cli.add_command(stats_cli)
+
+
+@stats_cli.command("refresh")
+def stats_refresh_command() -> None:
+    """Recompute the figures /stats shows (it also does so itself when they are old)."""
+    from portal.stats import public
+
+    snapshot = public.refresh()
+    click.echo(f"Figures computed at {snapshot.computed_at.isoformat(timespec='seconds')}.")
+
+
 holidays_cli = AppGroup("holidays", help="Regional and local holidays (días festivos).")
 portal_cli.add_command(holidays_cli)
 

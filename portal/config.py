@@ -95,6 +95,11 @@ DEFAULTS: dict[str, Any] = {
     "IDEAS_ANSWER_THRESHOLD": 0,
     # An idea or comment flagged by this many people is hidden until a moderator looks.
     "IDEAS_FLAGS_TO_HIDE": 3,
+    # Public statistics (/stats): a department with fewer cases than this in a month
+    # shows "too few to compare" instead of a rate; the figures are recomputed when
+    # older than STATS_REFRESH_MINUTES (or by ``flask portal stats refresh``).
+    "STATS_MIN_CASES": 10,
+    "STATS_REFRESH_MINUTES": 60,
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,  # KiB
 }

@@ -20,8 +20,8 @@ from datetime import date, datetime
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
+from babel.dates import format_skeleton, format_timedelta, get_datetime_format
 from babel.dates import format_time as babel_format_time
-from babel.dates import format_timedelta, get_datetime_format
 from flask import Flask
 from flask_babel import get_locale, to_user_timezone
 
@@ -89,6 +89,11 @@ def timeformat(value, length: str = "short") -> str:
     return "" if value is None else format_time(_local(value), length, get_locale())
 
 
+def monthformat(value: date) -> str:
+    """A month and its year ("dic 2026", "Dec 2026") as the locale writes them."""
+    return format_skeleton("yMMM", value, locale=get_locale())
+
+
 def since(value: datetime | None) -> str:
     """How long ago, in words and in the page's language ("hace 3 días")."""
     from portal import clock
@@ -101,4 +106,5 @@ def since(value: datetime | None) -> str:
 def register(app: Flask) -> None:
     """Use these filters in templates instead of Flask-Babel's."""
     app.jinja_env.filters.update(dateformat=dateformat, datetimeformat=datetimeformat,
-                                 timeformat=timeformat, since=since)
+                                 timeformat=timeformat, since=since,
+                                 monthformat=monthformat)

@@ -181,6 +181,10 @@ def load_demo() -> list[tuple[DemoAccount, str | None]]:
     from portal.demo_ideas import load_demo_ideas
 
     load_demo_ideas()
+    from portal.demo_history import load_history, load_reports
+
+    load_history()
+    load_reports()
     return [(account, passwords.get(account.email)) for account in ACCOUNTS]
 
 

@@ -260,9 +260,20 @@ def _keepable(response: Response) -> bool:
 # ---------------------------------------------------------------- invalidation
 
 def _public_models() -> tuple[type, ...]:
-    from portal.models import Article, Category, Department, Idea, Report, Tag
+    from portal.models import (
+        Article,
+        Category,
+        Commitment,
+        CommitmentUpdate,
+        Department,
+        Idea,
+        Milestone,
+        Report,
+        Tag,
+    )
 
-    return (Article, Report, Department, Tag, Category, Idea)
+    return (Article, Report, Commitment, CommitmentUpdate, Milestone, Department, Tag,
+            Category, Idea)
 
 
 def _after_flush(session: Session, _context) -> None:

@@ -104,6 +104,15 @@ def due_at(start: datetime, days: int, calendar_days: bool,
     return end_of_day.astimezone(UTC)
 
 
+def working_days_elapsed(start: datetime, end: datetime,
+                         calendar: Calendar | None = None) -> int:
+    """Working days from ``start`` to ``end`` as a deadline counts them: an answer on the
+    day of the request took 0, one on the next working day 1 (local dates)."""
+    zone = local_zone()
+    return max(0, (calendar or deployment_calendar()).working_days_between(
+        start.astimezone(zone).date(), end.astimezone(zone).date()))
+
+
 def extend_for_pause(due: datetime, paused_at: datetime, resumed_at: datetime,
                      calendar_days: bool, calendar: Calendar | None = None) -> datetime:
     """Move a due date on by the time a case spent waiting on the citizen.

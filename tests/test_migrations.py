@@ -26,3 +26,31 @@ def test_downgrade_to_base_and_upgrade_again(app):
     upgrade()
     assert set(inspect(_db.engine).get_table_names()) >= {"cases", "users", "ideas", "reports"}
     assert _differences() == []
+
+
+def test_answered_cases_get_their_working_days_when_upgrading(app):
+    """0007 counts the working days of cases answered before it, as the portal would."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    _db.session.remove()
+    downgrade(revision="0006")
+    with _db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO cases (reference, kind, subject, body, desired_outcome, status, "
+            "priority, channel, contact_name, contact_email, contact_phone, "
+            "contact_preference, language, link_version, location_text, publish_consent, "
+            "publish_consent_version, resolution_summary, satisfaction_comment, created_at, "
+            "updated_at, version, first_responded_at, resolved_at, next_due_at) VALUES "
+            "('Q-MIGR-0001', 'question', 's', 'b', '', 'resolved', 'normal', 'web', 'n', "
+            "'e@example.org', '', 'email', 'es', 1, '', false, '', '', '', :created, "
+            ":created, 1, :answered, :resolved, NULL)"),
+            {"created": datetime(2026, 3, 6, 9, tzinfo=UTC),  # a Friday
+             "answered": datetime(2026, 3, 9, 9, tzinfo=UTC),  # the Monday after
+             "resolved": datetime(2026, 3, 13, 9, tzinfo=UTC)})  # that Friday
+    upgrade()
+    row = _db.session.execute(text(
+        "SELECT first_response_working_days, resolution_working_days, paused_working_days, "
+        "reopen_count FROM cases WHERE reference = 'Q-MIGR-0001'")).one()
+    assert tuple(row) == (1, 5, 0, 0)

@@ -484,12 +484,24 @@ def change_status(case: Case, target: CaseStatus, actor: User | None, reason: st
         resume_clock(case)
     if target is CaseStatus.RESOLVED:
         case.resolved_at = now
+        record_first_response(case, now)  # an answer that resolves is also the first
+        case.resolution_working_days = max(0, sla.working_days_elapsed(
+            case.created_at or now, now) - (case.paused_working_days or 0))
     elif target is CaseStatus.CLOSED:
         case.closed_at = now
     elif previous in ANSWERED:
         case.closed_at = None  # open again: not closed, whoever reopened it
+        case.reopen_count = (case.reopen_count or 0) + 1
     record_event(case, event, actor=actor, from_value=previous.value, to_value=target.value,
                  reason=reason)
+
+
+def record_first_response(case: Case, at: datetime) -> None:
+    """The citizen's first answer: when, and how many working days it took (once)."""
+    if case.first_responded_at is not None:
+        return
+    case.first_responded_at = at
+    case.first_response_working_days = sla.working_days_elapsed(case.created_at or at, at)
 
 
 def pause_clock(case: Case) -> None:
@@ -502,10 +514,15 @@ def resume_clock(case: Case) -> None:
     """End a pause: the resolution target moves on by the time spent waiting."""
     if case.paused_at is None:
         return
+    now = clock.now()
     if case.resolution_due_at is not None:
         _first, _resolution, calendar_days = targets_for(case.department)
         case.resolution_due_at = sla.extend_for_pause(case.resolution_due_at, case.paused_at,
-                                                      clock.now(), calendar_days)
+                                                      now, calendar_days)
+    # Days spent waiting on the citizen are not the council's: resolution times leave
+    # them out, as the deadline does.
+    case.paused_working_days = ((case.paused_working_days or 0)
+                                + sla.working_days_elapsed(case.paused_at, now))
     case.paused_at = None
 
 

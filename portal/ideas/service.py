@@ -314,7 +314,7 @@ def can_read_hidden(comment: Comment, viewer: User | None) -> bool:
 
 # ---------------------------------------------------------------- answering
 
-def _recipients(idea: Idea) -> list[User]:
+def people_to_tell(idea: Idea) -> list[User]:
     """The author and the followers, once each, who can receive mail."""
     users = {follow.user.id: follow.user for follow in db.session.scalars(
         select(IdeaFollow).where(IdeaFollow.idea_id == idea.id))}
@@ -329,16 +329,18 @@ def _notify(idea: Idea, template: str, exclude: frozenset[int] = frozenset(),
         from flask import url_for
 
         link = url_for("ideas.idea", idea_id=idea.id)
-    for user in _recipients(idea):
+    for user in people_to_tell(idea):
         if user.id in exclude:
             continue
         mail.queue_mail(user.email, template, user.locale, idea=idea, user=user,
                         link_path=link, **context)
 
 
-def change_status(actor: User, idea: Idea, target: IdeaStatus, response: str = "") -> None:
+def change_status(actor: User, idea: Idea, target: IdeaStatus, response: str = "",
+                  notify: bool = True) -> None:
     """Move the idea along its life cycle. Implementing or declining needs a public
-    response, which the author and the followers are emailed, each in their language."""
+    response, which the author and the followers are emailed, each in their language
+    (unless ``notify`` is False: a published report tells them itself, once)."""
     if not can_decide(actor, idea):
         raise PermissionDenied
     response = response.strip()
@@ -367,7 +369,8 @@ def change_status(actor: User, idea: Idea, target: IdeaStatus, response: str = "
                                          response=response, actor=actor, created_at=now))
     audit("idea.status", actor=actor, target_type="idea", target_id=idea.id,
           from_status=previous.value, to_status=target.value)
-    _notify(idea, "idea_status", previous=previous)
+    if notify:
+        _notify(idea, "idea_status", previous=previous)
     _reindex(idea)
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, url_for
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import page_cache, search
 from portal.extensions import db
 from portal.i18n import current_language
-from portal.models import Report, ReportStatus
+from portal.reports import service as reports_service
 
 bp = Blueprint("main", __name__)
 # The page cache belongs to the app; it is set up with the blueprint that serves the
@@ -32,12 +32,7 @@ def _feature_links() -> dict[str, str | None]:
 @bp.get("/")
 @page_cache.cached()
 def index():
-    reports = db.session.scalars(
-        select(Report)
-        .where(Report.status == ReportStatus.PUBLISHED)
-        .order_by(Report.published_at.desc())
-        .limit(3)
-    ).all()
+    reports = reports_service.latest_for_home()
     return render_template("main/index.html", links=_feature_links(), reports=reports)
 
 

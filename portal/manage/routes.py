@@ -6,15 +6,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from portal.extensions import db
 from portal.i18n import LANGUAGE_NAMES, current_language
-from portal.knowledge import service as knowledge
 from portal.manage import service
-from portal.models import CannedResponse, Department, Role, User, user_departments
+from portal.manage.forms import DashboardForm, ThemeForm
+from portal.models import CannedResponse, Department, Role, Theme, User, user_departments
 from portal.security import guard_blueprint
 from portal.staff.forms import CannedResponseForm
+from portal.stats import dashboard, figures, tables, themes
 
 bp = Blueprint("manage", __name__)
 guard_blueprint(bp, Role.MANAGER)
@@ -22,7 +24,87 @@ guard_blueprint(bp, Role.MANAGER)
 
 @bp.get("/")
 def index():
-    """Departments with their service-level targets and staff."""
+    """The dashboard: a period's figures against the previous period's."""
+    return _dashboard_page(request.args)
+
+
+def _dashboard_page(args, theme_form: ThemeForm | None = None, status: int = 200):
+    form, period, department = _dashboard_choice(args)
+    board = dashboard.build(period, department) if period is not None else None
+    if board is not None:
+        theme_form = theme_form or ThemeForm(formdata=None, data={
+            key: args.get(key, "") for key in ("period", "start", "end", "department")})
+        _theme_choices(theme_form, board)
+    return render_template("manage/index.html", form=form, board=board, theme_form=theme_form,
+                           csv_args=args.to_dict(), targets=_targets()), status
+
+
+def _theme_choices(form: ThemeForm, board) -> None:
+    form.term.choices = [SelectChoice(theme.term, f"{theme.label} ({theme.count})")
+                         for theme in board.themes.rising]
+    form.theme.choices = [SelectChoice("", _("Choose…"))] + [
+        SelectChoice(str(item.theme.id), item.theme.name) for item in board.themes.named]
+
+
+@bp.post("/themes")
+def decide_theme():
+    """Name, merge or dismiss a suggested theme; back to the same dashboard."""
+    form = ThemeForm()
+    back = {key: getattr(form, key).data for key in ("period", "start", "end", "department")
+            if getattr(form, key).data}
+    args = MultiDict(back)
+    _form, period, department = _dashboard_choice(args)
+    board = dashboard.build(period, department) if period is not None else None
+    if board is None:
+        abort(400)
+    _theme_choices(form, board)
+    if not form.validate_on_submit():
+        return _dashboard_page(args, theme_form=form, status=400)
+    if form.action.data == "name":
+        themes.name(current_user, form.term.data, form.name.data)
+        flash(_("Theme named: it is counted in every period from now on."), "success")
+    elif form.action.data == "merge":
+        theme = db.session.get(Theme, int(form.theme.data)) if form.theme.data.isdigit() \
+            else None
+        if theme is None or theme.dismissed:
+            abort(400)
+        themes.merge(current_user, form.term.data, theme)
+        flash(_("Added to the theme “%(name)s”.", name=theme.name), "success")
+    else:
+        themes.dismiss(current_user, form.term.data)
+        flash(_("It will not be suggested again."), "success")
+    db.session.commit()
+    return redirect(url_for("manage.index", **back) + "#themes")
+
+
+@bp.get("/dashboard.csv")
+def dashboard_csv():
+    """One table of the dashboard, as the page shows it, for a spreadsheet."""
+    _form, period, department = _dashboard_choice(request.args)
+    if period is None:
+        abort(400)
+    board = dashboard.build(period, department)
+    table = board.tables.get(request.args.get("table", "")) or abort(404)
+    name = f"{table.name}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    return tables.csv_response(table, _("previous period"), name)
+
+
+def _dashboard_choice(args):
+    """The form, the period chosen (None while the form has errors) and the department."""
+    language = current_language()
+    form = DashboardForm(args)
+    departments = db.session.scalars(select(Department).order_by(Department.slug)).all()
+    form.department.choices = [SelectChoice("", _("All departments"))] + [
+        SelectChoice(str(item.id), item.name(language)) for item in departments]
+    if not form.validate():
+        return form, None, None
+    period = figures.period_for(form.period.data or "month", form.start.data, form.end.data)
+    if form.period.data != "custom":  # show the dates the preset stands for
+        form.start.data, form.end.data = period.start, period.end
+    return form, period, _department(form.department.data or "")
+
+
+def _targets():
     departments = db.session.scalars(select(Department).order_by(Department.slug)).all()
     staff_counts = dict(db.session.execute(
         select(user_departments.c.department_id, func.count(User.id))
@@ -30,8 +112,7 @@ def index():
         .where(User.active.is_(True))
         .group_by(user_departments.c.department_id)
     ).all())
-    return render_template("manage/index.html", departments=departments,
-                           staff_counts=staff_counts, figures=knowledge.deflection_figures())
+    return departments, staff_counts
 
 
 # ---------------------------------------------------------------- saved replies

@@ -16,6 +16,7 @@ from portal.models.enums import (
     CasePriority,
     CaseStatus,
     Channel,
+    CommitmentStatus,
     ContactPreference,
     IdeaStatus,
     OutboxStatus,
@@ -41,8 +42,18 @@ from portal.models.knowledge import (
     Tag,
 )
 from portal.models.organisation import Category, Department, Holiday
-from portal.models.report import Report
+from portal.models.report import (
+    Commitment,
+    CommitmentUpdate,
+    Milestone,
+    Report,
+    StatsSnapshot,
+    report_articles,
+    report_cases,
+    report_ideas,
+)
 from portal.models.support import AuditEvent, CannedResponse, OutboxMessage
+from portal.models.theme import Theme
 from portal.models.user import SignInThrottle, User, UserSession, user_departments
 
 __all__ = [
@@ -54,5 +65,6 @@ __all__ = [
     "IdeaStatusChange", "IdeaVote", "WithdrawalReason", "Message", "OutboxMessage",
     "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",
     "SignInThrottle", "Tag", "User", "UserSession",
-    "case_followers", "user_departments",
+    "Commitment", "CommitmentStatus", "CommitmentUpdate", "Milestone", "StatsSnapshot", "Theme",
+    "case_followers", "report_articles", "report_cases", "report_ideas", "user_departments",
 ]

@@ -69,6 +69,9 @@ class Case(db.Model):
         Index("ix_cases_due", "next_due_at", "id", "status", "department_id"),
         Index("ix_cases_citizen_created_at", "citizen_id", "created_at"),
         Index("ix_cases_contact_email", "contact_email"),
+        # The dashboard and /stats (portal/stats): every figure is over the cases
+        # received in a range of dates, grouped by department.
+        Index("ix_cases_created_at_department", "created_at", "department_id"),
         # The queues rely on it: no deadline is due exactly when the case is done.
         CheckConstraint("(next_due_at IS NULL) = (status IN ('resolved', 'closed'))",
                         name="next_due_at_while_open"),
@@ -128,6 +131,15 @@ class Case(db.Model):
     # Kept up to date on every flush by ``_keep_next_due_at`` below.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How long the citizen waited, in working days as the deadlines count them (the
+    # deployment's holidays included, days waiting on the citizen left out), kept when
+    # the first answer and each resolution are given, so that the dashboard and /stats
+    # are aggregates over stored numbers (cases.service.record_first_response).
+    first_response_working_days: Mapped[int | None] = mapped_column()
+    resolution_working_days: Mapped[int | None] = mapped_column()
+    paused_working_days: Mapped[int] = mapped_column(default=0)
+    # How many times an answered case was opened again (the dashboard's reopen rate).
+    reopen_count: Mapped[int] = mapped_column(default=0)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the clock was paused by "waiting on citizen"; None while it runs.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -256,6 +256,28 @@ class WithdrawalReason(StrEnum):
 class ReportStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
+    # Taken back after publication, with a public reason; its page stays, marked so.
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self):
+        return {ReportStatus.DRAFT: _l("Draft"), ReportStatus.PUBLISHED: _l("Published"),
+                ReportStatus.WITHDRAWN: _l("Withdrawn")}[self]
+
+
+class CommitmentStatus(StrEnum):
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    # Given up, with the reason in its update: shown, never deleted.
+    DROPPED = "dropped"
+
+    @property
+    def label(self):
+        return {CommitmentStatus.PLANNED: _l("Planned"),
+                CommitmentStatus.IN_PROGRESS: _l("In progress"),
+                CommitmentStatus.DONE: _l("Done"),
+                CommitmentStatus.DROPPED: _l("Dropped")}[self]
 
 
 class OutboxStatus(StrEnum):

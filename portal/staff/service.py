@@ -473,8 +473,7 @@ def reply_to_citizen(actor: User, case: Case, body: str, files: list[tuple[str, 
     if case.status in DONE_STATUSES:
         cases.change_status(case, CaseStatus.OPEN, actor=actor)
     message = cases.add_message(case, body, files, actor, from_staff=True)
-    if case.first_responded_at is None:
-        case.first_responded_at = message.created_at
+    cases.record_first_response(case, message.created_at)
     if ask_citizen:
         cases.change_status(case, CaseStatus.WAITING_ON_CITIZEN, actor=actor)
     elif case.status is CaseStatus.NEW:
@@ -506,8 +505,6 @@ def set_status(actor: User, case: Case, target: CaseStatus, summary: str = "",
     cases.change_status(case, target, actor=actor, reason=summary)
     if target is CaseStatus.RESOLVED:
         case.resolution_summary = summary.strip()
-        if case.first_responded_at is None:
-            case.first_responded_at = case.resolved_at
         cases.notify_citizen(case, "case_resolved")
 
 

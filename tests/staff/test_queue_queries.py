@@ -63,7 +63,7 @@ def test_same_query_count_at_10_and_1000_rows(app, db, make_department, make_use
 def test_migration_0005_fills_next_due_at_for_existing_cases(app, db):
     """Cases from before 0005 get the deadline due next, or NULL once done."""
     from flask_migrate import downgrade, upgrade
-    from sqlalchemy import text
+    from sqlalchemy import MetaData, Table, text
 
     _db.session.remove()
     downgrade(revision="0004")
@@ -74,10 +74,16 @@ def test_migration_0005_fills_next_due_at_for_existing_cases(app, db):
             ("Q-0000-0003", "waiting_on_citizen", None, None, resolution),
             ("Q-0000-0004", "open", None, None, None),  # no deadline at all
             ("Q-0000-0005", "resolved", first, first, resolution)]
+    # The table as 0004 left it: without the columns later migrations add (their
+    # defaults would be sent otherwise).
+    later = {"first_response_working_days", "resolution_working_days",
+             "paused_working_days", "reopen_count"}
+    table_0004 = Table("cases", MetaData(), *[
+        column._copy() for column in Case.__table__.columns if column.name not in later])
     with _db.engine.begin() as connection:
         for reference, status, answered, first_due, resolution_due in rows:
             # Core leaves out next_due_at (no value, no default): 0004 has no such column.
-            connection.execute(insert(Case.__table__), {
+            connection.execute(insert(table_0004), {
                 "reference": reference, "kind": CaseKind.QUESTION, "subject": "s",
                 "body": "b", "status": CaseStatus(status), "first_responded_at": answered,
                 "first_response_due_at": first_due, "resolution_due_at": resolution_due,

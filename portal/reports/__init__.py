@@ -1,0 +1,1 @@
+"""Improvement reports ("you said, we did"): composed by managers, read by everyone."""

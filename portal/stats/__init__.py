@@ -1,0 +1,1 @@
+"""Figures: the managers' dashboard and the public statistics (/stats)."""
