@@ -99,9 +99,10 @@ class CommitmentTotals:
 def commitment_totals(reports: list[Report] | None = None) -> CommitmentTotals:
     """Commitments of the published reports: done, in progress, planned, dropped, and
     how many of those not done are late (past their date)."""
-    query = (select(Commitment.status, Commitment.due_on < figures.today(), func.count())
+    past = (Commitment.due_on < figures.today()).label("past")
+    query = (select(Commitment.status, past, func.count())
              .join(Report).where(Report.status == ReportStatus.PUBLISHED)
-             .group_by(Commitment.status, Commitment.due_on < figures.today()))
+             .group_by(Commitment.status, past))
     if reports is not None:
         query = query.where(Report.id.in_([report.id for report in reports]))
     totals = CommitmentTotals()
