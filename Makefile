@@ -41,7 +41,7 @@ compile-translations: $(VENV)/.installed
 # Extract, update and compile the catalogs. Extraction omits dates and line numbers so
 # the template only changes when a string does.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_ngettext:1,2 \
+	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_ngettext:1,2 -k _lp:1c,2 \
 	    --no-location --omit-header --sort-output --no-wrap \
 	    -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap \

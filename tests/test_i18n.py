@@ -20,7 +20,8 @@ def test_message_template_is_current(tmp_path):
     fresh = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
-         "translations/babel.cfg", "-k", "_l", "-k", "lazy_ngettext:1,2", "--no-location",
+         "translations/babel.cfg", "-k", "_l", "-k", "lazy_ngettext:1,2", "-k", "_lp:1c,2",
+         "--no-location",
          "--omit-header", "--sort-output", "--no-wrap", "-o", str(fresh), "."],
         cwd=ROOT, check=True, capture_output=True)
     committed = (TRANSLATIONS / "messages.pot").read_text()

@@ -34,16 +34,16 @@ def _dashboard_page(args, theme_form: ThemeForm | None = None, status: int = 200
     if board is not None:
         theme_form = theme_form or ThemeForm(formdata=None, data={
             key: args.get(key, "") for key in ("period", "start", "end", "department")})
-        _theme_choices(theme_form, board)
+        _theme_choices(theme_form, board.themes)
     return render_template("manage/index.html", form=form, board=board, theme_form=theme_form,
                            csv_args=args.to_dict(), targets=_targets()), status
 
 
-def _theme_choices(form: ThemeForm, board) -> None:
+def _theme_choices(form: ThemeForm, found: themes.Themes) -> None:
     form.term.choices = [SelectChoice(theme.term, f"{theme.label} ({theme.count})")
-                         for theme in board.themes.rising]
+                         for theme in found.rising]
     form.theme.choices = [SelectChoice("", _("Choose…"))] + [
-        SelectChoice(str(item.theme.id), item.theme.name) for item in board.themes.named]
+        SelectChoice(str(item.theme.id), item.theme.name) for item in found.named]
 
 
 @bp.post("/themes")
@@ -54,10 +54,10 @@ def decide_theme():
             if getattr(form, key).data}
     args = MultiDict(back)
     _form, period, department = _dashboard_choice(args)
-    board = dashboard.build(period, department) if period is not None else None
-    if board is None:
+    if period is None:
         abort(400)
-    _theme_choices(form, board)
+    # Only the suggestions the manager chose from, not the whole dashboard.
+    _theme_choices(form, themes.compute(period, [department.id] if department else None))
     if not form.validate_on_submit():
         return _dashboard_page(args, theme_form=form, status=400)
     if form.action.data == "name":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
 
 class Role(StrEnum):
@@ -274,10 +275,12 @@ class CommitmentStatus(StrEnum):
 
     @property
     def label(self):
-        return {CommitmentStatus.PLANNED: _l("Planned"),
-                CommitmentStatus.IN_PROGRESS: _l("In progress"),
-                CommitmentStatus.DONE: _l("Done"),
-                CommitmentStatus.DROPPED: _l("Dropped")}[self]
+        # A context of their own: "Planned" is feminine for an idea ("Prevista") and
+        # masculine for a commitment ("Previsto") in Spanish, Catalan and Galician.
+        return {CommitmentStatus.PLANNED: _lp("commitment", "Planned"),
+                CommitmentStatus.IN_PROGRESS: _lp("commitment", "In progress"),
+                CommitmentStatus.DONE: _lp("commitment", "Done"),
+                CommitmentStatus.DROPPED: _lp("commitment", "Dropped")}[self]
 
 
 class OutboxStatus(StrEnum):

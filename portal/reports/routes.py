@@ -42,6 +42,7 @@ manage_bp = Blueprint("reports_manage", __name__)
 guard_blueprint(manage_bp, Role.MANAGER)
 
 FEED_ENTRIES = 30
+PICKERS = ("ideas", "cases", "articles")  # each with a <singular>_query search box
 
 
 # ---------------------------------------------------------------- public
@@ -135,6 +136,11 @@ def _editor(item: Report | None):
     if request.method == "GET":
         _fill(form, item)
     action = request.form.get("action", "save")
+    if action == "save":
+        # Enter in a picker's search box presses the form's first button (save): words
+        # typed there and not yet searched for mean "search", as the box promises.
+        action = next((f"find_{name}" for name in PICKERS
+                       if (getattr(form, f"{name[:-1]}_query").data or "").strip()), "save")
     if request.method == "POST" and action == "add_commitment":
         form.commitments.append_entry()
     _offer_choices(form, action if request.method == "POST" else "")
@@ -205,7 +211,9 @@ def _offer_choices(form: ReportForm, action: str) -> None:
         articles += [article for article in service.find_articles(form.article_query.data or "")
                      if article.id not in chosen_articles]
     form.articles.choices = [SelectChoice(article.id, article.title) for article in articles]
-    form.searched = action
+    # A search is done once: its results are now checkboxes, and its box is empty again.
+    if action.startswith("find_"):
+        getattr(form, f"{action[5:-1]}_query").data = ""
 
 
 def _ints(values) -> list[int]:

@@ -161,9 +161,10 @@ def find_cases(actor: User, text: str) -> list[Case]:
 
 
 def _words(column, text: str):
-    words = [word for word in text.split() if word][:6]
-    return func.lower(column).contains(" ".join(words).lower()) if len(words) == 1 else \
-        or_(*[func.lower(column).contains(word.lower()) for word in words])
+    """Any of the first six words in the column, case-insensitive; a typed % or _ is a
+    character, not a wildcard."""
+    return or_(*[func.lower(column).contains(word.lower(), autoescape=True)
+                 for word in text.split()[:6]])
 
 
 # ---------------------------------------------------------------- composing
@@ -205,9 +206,7 @@ def save(actor: User, report: Report | None, draft: Draft) -> Report:
         select(Idea).where(Idea.id.in_(draft.idea_ids)))) if draft.idea_ids else []
     linked = {idea.id for idea in report.ideas}
     report.implemented_idea_ids = sorted(set(draft.implemented_idea_ids) & linked)
-    visible = {case.id for case in find_cases_by_id(actor, draft.case_ids)}
-    report.cases = list(db.session.scalars(select(Case).where(Case.id.in_(visible)))) \
-        if visible else []
+    report.cases = find_cases_by_id(actor, draft.case_ids)
     report.articles = list(db.session.scalars(
         select(Article).where(Article.id.in_(draft.article_ids)))) if draft.article_ids else []
     _replace_commitments(report, draft.commitments)

@@ -214,6 +214,11 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def _edges(periods: Sequence[Period]) -> list[datetime]:
+    """The moments between contiguous periods: the first's start, then each one's end."""
+    return [periods[0].bounds()[0]] + [period.bounds()[1] for period in periods]
+
+
 def _bucket(column, edges: Sequence[datetime]):
     """Which of the periods between consecutive ``edges`` a moment falls in (0, 1, ...)."""
     return case(*[(column < edge, number) for number, edge in enumerate(edges[1:])])
@@ -238,7 +243,7 @@ def service_figures(periods: Sequence[Period], department_ids: Iterable[int] | N
     Three scans of the received cases, whatever the number of periods: the counts and
     shares, and the histograms of the two times.
     """
-    edges = [periods[0].bounds()[0]] + [period.bounds()[1] for period in periods]
+    edges = _edges(periods)
     if department_ids is not None:
         department_ids = list(department_ids)
     bucket = _bucket(Case.created_at, edges).label("bucket")
@@ -301,7 +306,7 @@ class Volumes:
 
 def volumes(periods: Sequence[Period], department_ids: Iterable[int] | None = None,
             ) -> list[Volumes]:
-    edges = [periods[0].bounds()[0]] + [period.bounds()[1] for period in periods]
+    edges = _edges(periods)
     if department_ids is not None:
         department_ids = list(department_ids)
     bucket = _bucket(Case.created_at, edges).label("bucket")
@@ -347,7 +352,7 @@ def latest_comments(period: Period, department_ids: Iterable[int] | None = None,
 
 def deflection(periods: Sequence[Period]) -> list[tuple[int, int]]:
     """For each period: (forms in which a suggested answer was opened, of them never sent)."""
-    edges = [periods[0].bounds()[0]] + [period.bounds()[1] for period in periods]
+    edges = _edges(periods)
     per_form = (select(SuggestionOpen.form_token,
                        func.min(SuggestionOpen.opened_at).label("opened_at"),
                        func.max(case((SuggestionOpen.submitted, 1), else_=0)).label("sent"))
@@ -387,7 +392,7 @@ def ideas_total(by_department: dict[int | None, IdeaFigures]) -> IdeaFigures:
 def idea_figures(periods: Sequence[Period], department_ids: Iterable[int] | None = None,
                  ) -> list[dict[int | None, IdeaFigures]]:
     """For each period, {department id: the ideas proposed in it by status, and answered}."""
-    edges = [periods[0].bounds()[0]] + [period.bounds()[1] for period in periods]
+    edges = _edges(periods)
     department_ids = list(department_ids) if department_ids is not None else None
     result: list[dict[int | None, IdeaFigures]] = [{} for _ in periods]
     scope = [Idea.department_id.in_(department_ids)] if department_ids is not None else []

@@ -204,6 +204,12 @@ def test_the_editor_by_form_search_pickers_errors_and_publish(people, client, lo
     found = client.post("/manage/reports/new?lang=en", data={
         **form, "action": "find_ideas", "idea_query": "columpios"})
     assert f'value="{people["idea"].id}"' in found.get_data(as_text=True)
+    # Enter in the search box sends the form's first button (save): it searches.
+    entered = client.post("/manage/reports/new?lang=en", data={
+        **form, "action": "save", "idea_query": "columpios"})
+    assert entered.status_code == 200
+    assert f'value="{people["idea"].id}"' in entered.get_data(as_text=True)
+    assert db.session.scalar(_db.select(Report)) is None
     found = client.post("/manage/reports/new?lang=en", data={
         **form, "action": "find_cases", "case_query": people["case"].reference})
     assert f'value="{people["case"].id}"' in found.get_data(as_text=True)
