@@ -135,6 +135,22 @@ def extend_for_pause(due: datetime, paused_at: datetime, resumed_at: datetime,
     return datetime.combine(moved, local_due.timetz()).astimezone(UTC)
 
 
+def recount_due(due: datetime, since: date, before: Calendar, after: Calendar) -> datetime:
+    """A working-day due date under a changed holiday calendar.
+
+    The working days left after ``since`` (today, or the start of the case if later)
+    are counted with ``before`` and counted out again with ``after``: a holiday added
+    in between moves the due date one working day on, one removed brings it back.
+    Days already past are not recounted.
+    """
+    zone = local_zone()
+    local_due = due.astimezone(zone)
+    if local_due.date() <= since:
+        return due
+    moved = after.add_working_days(since, before.working_days_between(since, local_due.date()))
+    return datetime.combine(moved, local_due.timetz()).astimezone(UTC)
+
+
 def describe(due: datetime | None, now: datetime, calendar_days: bool,
              calendar: Calendar | None = None) -> tuple[str, int] | None:
     """("due", n days left), ("today", 0) or ("overdue", n days late), counted like the target."""

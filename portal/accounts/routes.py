@@ -200,6 +200,23 @@ def reset_password(token: str):
     return render_template("accounts/reset_password.html", form=form)
 
 
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def accept_invitation(token: str):
+    """A member of staff invited by an administrator chooses a password and comes in."""
+    user = service.user_for_invitation_token(token)
+    if user is None:
+        return render_template("accounts/invitation_invalid.html"), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        user = service.accept_invitation(token, form.password.data)
+        _sign_in(user)
+        flash(_("Your account is open. Welcome."), "success")
+        return redirect(url_for("staff.index"))
+    return render_template("accounts/invitation.html", form=form, user=user), \
+        400 if form.errors else 200
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():

@@ -228,6 +228,68 @@ def resend_confirmation(user_id: int) -> None:
         send_confirmation(user)
 
 
+# ---------------------------------------------------------------- staff invitations
+
+def _invitation_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="staff-invitation")
+
+
+def invite_staff(email: str, display_name: str, role: Role, locale: str,
+                 departments: list[Department]) -> User:
+    """An account for a member of staff, who chooses its password from an emailed link.
+
+    Until then the account has a random password nobody knows, and no confirmed
+    address, so it cannot be signed in to. ``AccountError('taken')`` if the address
+    already has an account.
+    """
+    if find_user_by_email(email) is not None:
+        raise AccountError("taken", field="email")
+    user = _add_user(email, hash_password(secrets.token_urlsafe(32)), display_name, role,
+                     locale, departments, verified=False)
+    send_invitation(user)
+    return user
+
+
+def send_invitation(user: User) -> None:
+    """Email (again) the link with which an invited member of staff opens the account.
+
+    A new link retires the earlier ones: the random password changes with it.
+    """
+    user.password_hash = hash_password(secrets.token_urlsafe(32))
+    max_age = current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]
+    token = _invitation_serializer().dumps({"uid": user.id, "fp": _password_fingerprint(user)})
+    mail.queue_mail(user.email, "staff_invitation", user.locale, user=user, token=token,
+                    expires_at=clock.now() + timedelta(seconds=max_age))
+    audit("user.invitation_sent", target_type="user", target_id=user.id)
+
+
+def user_for_invitation_token(token: str) -> User | None:
+    """The invited account a link is for, if the link is genuine, the newest and unused."""
+    max_age = current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]
+    try:
+        data = _invitation_serializer().loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict):
+        return None
+    user = db.session.get(User, data.get("uid"))
+    if (user is None or not user.is_active or user.email_verified_at is not None
+            or data.get("fp") != _password_fingerprint(user)):
+        return None
+    return user
+
+
+def accept_invitation(token: str, password: str) -> User:
+    """Set the invited account's password: its address is then confirmed, the link used."""
+    user = user_for_invitation_token(token)
+    if user is None:
+        raise AccountError("invalid_token")
+    set_password(user, password)
+    user.email_verified_at = clock.now()
+    audit("user.invitation_accepted", actor=user, target_type="user", target_id=user.id)
+    return user
+
+
 # ---------------------------------------------------------------- sessions
 
 def _token_hash(token: str) -> str:

@@ -52,6 +52,7 @@ from portal.models.report import (
     report_cases,
     report_ideas,
 )
+from portal.models.rollup import DailyCases, DailyTimes, DirtyDay
 from portal.models.support import AuditEvent, CannedResponse, OutboxMessage
 from portal.models.theme import Theme
 from portal.models.user import SignInThrottle, User, UserSession, user_departments
@@ -66,5 +67,6 @@ __all__ = [
     "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",
     "SignInThrottle", "Tag", "User", "UserSession",
     "Commitment", "CommitmentStatus", "CommitmentUpdate", "Milestone", "StatsSnapshot", "Theme",
+    "DailyCases", "DailyTimes", "DirtyDay",
     "case_followers", "report_articles", "report_cases", "report_ideas", "user_departments",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,6 +73,13 @@ class Case(db.Model):
         # The dashboard and /stats (portal/stats): every figure is over the cases
         # received in a range of dates, grouped by department.
         Index("ix_cases_created_at_department", "created_at", "department_id"),
+        # The dashboard's "late, not yet answered", as of now: the cases waiting for a
+        # first answer only, a few among a million (portal/stats/figures.py).
+        Index("ix_cases_unanswered_created_at", "created_at", "department_id",
+              sqlite_where=text("first_responded_at IS NULL"),
+              postgresql_where=text("first_responded_at IS NULL")),
+        # The dashboard's latest comments: the newest ratings of a period, read in order.
+        Index("ix_cases_rated_at", "rated_at"),
         # The queues rely on it: no deadline is due exactly when the case is done.
         CheckConstraint("(next_due_at IS NULL) = (status IN ('resolved', 'closed'))",
                         name="next_due_at_while_open"),
@@ -151,7 +159,10 @@ class Case(db.Model):
 
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
 
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # active_history: moving a case's date must recount the day it leaves, so the old
+    # value is loaded when a new one is set (portal/models/rollup.py).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now,
+                                                 active_history=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now,
                                                  onupdate=clock.now)
     # Optimistic locking: a second agent saving a stale copy gets StaleDataError.

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.i18n import current_language
 from portal.models import Case, CaseKind, Category, Channel, Department, IdeaStatus
-from portal.stats import figures, themes
+from portal.stats import figures, rollup, themes
 from portal.stats.tables import COUNT, DAYS, SCORE, SHARE, Bar, Figure, Link, Table, bars
 
 
@@ -44,6 +44,10 @@ def _compare(current, previous, kind=COUNT) -> Figure:
 
 
 def build(period: figures.Period, department: Department | None = None) -> Dashboard:
+    # Recount the days whose cases changed since the last reader, and keep the count:
+    # this page only reads, and must not hold SQLite's write lock while it renders.
+    rollup.catch_up()
+    db.session.commit()
     ids = [department.id] if department is not None else None
     periods = [period.previous(), period]
     language = current_language()

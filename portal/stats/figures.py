@@ -5,9 +5,11 @@ deployment's time zone), so that the count, the times and the shares of one peri
 describe the same cases. Times are in working days as the deadlines count them
 (``portal.sla``: weekends, Spain's national holidays and the deployment's own left
 out; days waiting on the citizen left out of resolution times), stored on each case
-when it is answered, so that a year of a million cases is a handful of GROUP BYs and
-never a loop over rows. Medians and 90th percentiles come from the GROUP BY's
-histogram of whole days, with the same interpolation as Python's
+when it is answered. The case figures are read from the daily rollup
+(``portal.stats.rollup``: per day of receipt and department, the counts and the
+histograms of whole working days), so that a year of a million cases is a few
+hundred thousand rollup rows summed by GROUP BY, never a loop over rows. Medians and
+90th percentiles come from those histograms, with the same interpolation as Python's
 ``statistics.quantiles(method="inclusive")``.
 
 Cases merged into another are left out: they are counted once, in the case they
@@ -20,87 +22,41 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, select
 
-from portal import clock, sla
+from portal import clock
 from portal.extensions import db
 from portal.models import (
     Case,
     CaseKind,
     Channel,
+    DailyCases,
+    DailyTimes,
     Idea,
     IdeaStatus,
     SuggestionOpen,
 )
 from portal.models.case import OPEN_STATUSES
+from portal.stats import rollup
+from portal.stats.periods import (  # noqa: F401  (the figures' callers name periods here)
+    PRESETS,
+    Period,
+    count_if,
+    last_months,
+    local_midnight,
+    period_bucket,
+    period_edges,
+    period_for,
+    today,
+)
 
 # The share of cases answered within these many working days (and "more"), as peers'
 # citizens asked: a distribution says more than an average.
 WITHIN_DAYS = (5, 10, 20)
 OPEN_IDEA_STATUSES = (IdeaStatus.SUBMITTED, IdeaStatus.UNDER_REVIEW, IdeaStatus.PLANNED,
                       IdeaStatus.IN_PROGRESS)
-
-
-# ---------------------------------------------------------------- periods
-
-PRESETS = ("week", "month", "quarter", "year", "custom")
-
-
-@dataclass(frozen=True)
-class Period:
-    """Local dates, both included."""
-
-    start: date
-    end: date
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    def previous(self) -> Period:
-        """The period of the same length just before: what each figure is compared with."""
-        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
-
-    def bounds(self) -> tuple[datetime, datetime]:
-        """[from, to) in UTC: local midnight of the first day to that after the last."""
-        return local_midnight(self.start), local_midnight(self.end + timedelta(days=1))
-
-
-def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=sla.local_zone()).astimezone(UTC)
-
-
-def today() -> date:
-    return clock.now().astimezone(sla.local_zone()).date()
-
-
-def period_for(preset: str, start: date | None = None, end: date | None = None,
-               on: date | None = None) -> Period:
-    """This week, month, quarter or year up to today, or a custom range."""
-    day = on or today()
-    if preset == "custom" and start and end:
-        return Period(min(start, end), max(start, end))
-    if preset == "week":
-        return Period(day - timedelta(days=day.weekday()), day)
-    if preset == "quarter":
-        return Period(date(day.year, 3 * ((day.month - 1) // 3) + 1, 1), day)
-    if preset == "year":
-        return Period(date(day.year, 1, 1), day)
-    return Period(day.replace(day=1), day)
-
-
-def last_months(count: int, on: date | None = None) -> list[Period]:
-    """The calendar months up to this one (which runs to today), oldest first."""
-    day = on or today()
-    months = []
-    first = day.replace(day=1)
-    for _ in range(count):
-        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        months.append(Period(first, min(last, day)))
-        first = (first - timedelta(days=1)).replace(day=1)
-    return months[::-1]
 
 
 # ---------------------------------------------------------------- percentiles
@@ -214,77 +170,76 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _edges(periods: Sequence[Period]) -> list[datetime]:
-    """The moments between contiguous periods: the first's start, then each one's end."""
-    return [periods[0].bounds()[0]] + [period.bounds()[1] for period in periods]
+def _days(periods: Sequence[Period]) -> list[date]:
+    """The first day of each contiguous period, then the day after the last."""
+    return [period.start for period in periods] + [periods[-1].end + timedelta(days=1)]
 
 
-def _bucket(column, edges: Sequence[datetime]):
-    """Which of the periods between consecutive ``edges`` a moment falls in (0, 1, ...)."""
-    return case(*[(column < edge, number) for number, edge in enumerate(edges[1:])])
-
-
-def _received(edges: Sequence[datetime], department_ids: Iterable[int] | None):
-    conditions = [Case.created_at >= edges[0], Case.created_at < edges[-1],
-                  Case.merged_into_id.is_(None)]
-    if department_ids is not None:
-        conditions.append(Case.department_id.in_(list(department_ids)))
-    return and_(*conditions)
-
-
-def _count_if(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _scope(column, department_ids: list[int] | None) -> list:
+    return [column.in_(department_ids)] if department_ids is not None else []
 
 
 def service_figures(periods: Sequence[Period], department_ids: Iterable[int] | None = None,
                     ) -> list[dict[int | None, ServiceFigures]]:
     """For each period (contiguous, oldest first): {department id: figures}.
 
-    Three scans of the received cases, whatever the number of periods: the counts and
-    shares, and the histograms of the two times.
+    The counts and times come from the daily rollup, brought up to date first; what
+    depends on the moment of asking (answers now late) from the cases still waiting,
+    a few of them and found by their partial indexes.
     """
-    edges = _edges(periods)
-    if department_ids is not None:
-        department_ids = list(department_ids)
-    bucket = _bucket(Case.created_at, edges).label("bucket")
-    where = _received(edges, department_ids)
-    now = clock.now()
+    rollup.catch_up()
+    days = _days(periods)
+    department_ids = list(department_ids) if department_ids is not None else None
     result: list[dict[int | None, ServiceFigures]] = [{} for _ in periods]
 
     def figures(number, department_id) -> ServiceFigures:
         return result[number].setdefault(department_id, ServiceFigures())
 
-    rows = db.session.execute(
-        select(bucket, Case.department_id, func.count(),
-               _count_if(Case.first_responded_at.is_not(None)),
-               _count_if(Case.first_responded_at <= Case.first_response_due_at),
-               _count_if(and_(Case.first_responded_at.is_(None),
-                              Case.first_response_due_at < now)),
-               _count_if(Case.resolved_at.is_not(None)),
-               _count_if(Case.resolved_at <= Case.resolution_due_at),
-               _count_if(and_(Case.resolved_at.is_(None), Case.resolution_due_at < now,
-                              Case.status.in_([status.value for status in OPEN_STATUSES]))),
-               _count_if(Case.reopen_count > 0),
-               _count_if(Case.satisfaction.is_not(None)),
-               func.coalesce(func.sum(Case.satisfaction), 0),
-               *[_count_if(Case.satisfaction == score) for score in range(1, 6)])
-        .where(where).group_by(bucket, Case.department_id))
-    for number, department_id, *counts in rows:
+    bucket = period_bucket(DailyCases.day, days).label("bucket")
+    counted = (DailyCases.received, DailyCases.answered, DailyCases.answered_on_time,
+               DailyCases.resolved, DailyCases.resolved_on_time, DailyCases.reopened,
+               DailyCases.rated, DailyCases.rating_total, DailyCases.rating_1,
+               DailyCases.rating_2, DailyCases.rating_3, DailyCases.rating_4,
+               DailyCases.rating_5)
+    for number, department_id, *counts in db.session.execute(
+            select(bucket, DailyCases.department_id, *[func.sum(column) for column in counted])
+            .where(DailyCases.day >= days[0], DailyCases.day < days[-1],
+                   *_scope(DailyCases.department_id, department_ids))
+            .group_by(bucket, DailyCases.department_id)):
         item = figures(number, department_id)
-        (item.received, item.answered, item.answered_on_time, item.late_unanswered,
-         item.resolved, item.resolved_on_time, item.late_unresolved, item.reopened,
-         item.rated, item.rating_total) = (int(value) for value in counts[:10])
+        (item.received, item.answered, item.answered_on_time, item.resolved,
+         item.resolved_on_time, item.reopened, item.rated,
+         item.rating_total) = (int(value) for value in counts[:8])
         item.ratings = Counter({score: int(count) for score, count
-                                in zip(range(1, 6), counts[10:], strict=True) if count})
+                                in zip(range(1, 6), counts[8:], strict=True) if count})
 
-    for column, name in ((Case.first_response_working_days, "first_response"),
-                         (Case.resolution_working_days, "resolution")):
-        rows = db.session.execute(
-            select(bucket, Case.department_id, column, func.count())
-            .where(where, column.is_not(None))
-            .group_by(bucket, Case.department_id, column))
-        for number, department_id, days, count in rows:
-            getattr(figures(number, department_id), name)[int(days)] += int(count)
+    bucket = period_bucket(DailyTimes.day, days).label("bucket")
+    for number, department_id, measure, working_days, count in db.session.execute(
+            select(bucket, DailyTimes.department_id, DailyTimes.measure,
+                   DailyTimes.working_days, func.sum(DailyTimes.cases))
+            .where(DailyTimes.day >= days[0], DailyTimes.day < days[-1],
+                   *_scope(DailyTimes.department_id, department_ids))
+            .group_by(bucket, DailyTimes.department_id, DailyTimes.measure,
+                      DailyTimes.working_days)):
+        getattr(figures(number, department_id), measure)[int(working_days)] += int(count)
+
+    # Late and not yet done, as of now: only the cases still waiting are read (a
+    # partial index of the unanswered ones; the index by status of the open ones).
+    edges = period_edges(periods)
+    bucket = period_bucket(Case.created_at, edges).label("bucket")
+    now = clock.now()
+    received = [Case.created_at >= edges[0], Case.created_at < edges[-1],
+                Case.merged_into_id.is_(None), *_scope(Case.department_id, department_ids)]
+    for waiting, late, name in (
+            (Case.first_responded_at.is_(None), Case.first_response_due_at < now,
+             "late_unanswered"),
+            (Case.status.in_([status.value for status in OPEN_STATUSES]),
+             and_(Case.resolved_at.is_(None), Case.resolution_due_at < now),
+             "late_unresolved")):
+        for number, department_id, count in db.session.execute(
+                select(bucket, Case.department_id, func.count())
+                .where(waiting, late, *received).group_by(bucket, Case.department_id)):
+            setattr(figures(number, department_id), name, int(count))
     return result
 
 
@@ -306,20 +261,21 @@ class Volumes:
 
 def volumes(periods: Sequence[Period], department_ids: Iterable[int] | None = None,
             ) -> list[Volumes]:
-    edges = _edges(periods)
-    if department_ids is not None:
-        department_ids = list(department_ids)
-    bucket = _bucket(Case.created_at, edges).label("bucket")
+    rollup.catch_up()
+    days = _days(periods)
+    department_ids = list(department_ids) if department_ids is not None else None
+    bucket = period_bucket(DailyCases.day, days).label("bucket")
     result = [Volumes() for _ in periods]
-    rows = db.session.execute(
-        select(bucket, Case.kind, Case.channel, Case.category_id, func.count())
-        .where(_received(edges, department_ids))
-        .group_by(bucket, Case.kind, Case.channel, Case.category_id))
-    for number, kind, channel, category_id, count in rows:
+    keys = (DailyCases.kind, DailyCases.channel, DailyCases.category_id)
+    for number, kind, channel, category_id, count in db.session.execute(
+            select(bucket, *keys, func.sum(DailyCases.received))
+            .where(DailyCases.day >= days[0], DailyCases.day < days[-1],
+                   *_scope(DailyCases.department_id, department_ids))
+            .group_by(bucket, *keys)):
         item = result[number]
-        item.kind[CaseKind(kind).value] += count
-        item.channel[Channel(channel).value] += count
-        item.topic[category_id] += count
+        item.kind[CaseKind(kind).value] += int(count)
+        item.channel[Channel(channel).value] += int(count)
+        item.topic[category_id] += int(count)
     return result
 
 
@@ -328,7 +284,7 @@ def volumes(periods: Sequence[Period], department_ids: Iterable[int] | None = No
 def backlog(department_ids: Iterable[int] | None = None) -> dict[int | None, tuple[int, int]]:
     """{department id: (open cases, overdue ones)} now."""
     now = clock.now()
-    query = (select(Case.department_id, func.count(), _count_if(Case.next_due_at < now))
+    query = (select(Case.department_id, func.count(), count_if(Case.next_due_at < now))
              .where(Case.next_due_at.is_not(None)).group_by(Case.department_id))
     if department_ids is not None:
         query = query.where(Case.department_id.in_(list(department_ids)))
@@ -352,14 +308,14 @@ def latest_comments(period: Period, department_ids: Iterable[int] | None = None,
 
 def deflection(periods: Sequence[Period]) -> list[tuple[int, int]]:
     """For each period: (forms in which a suggested answer was opened, of them never sent)."""
-    edges = _edges(periods)
+    edges = period_edges(periods)
     per_form = (select(SuggestionOpen.form_token,
                        func.min(SuggestionOpen.opened_at).label("opened_at"),
                        func.max(case((SuggestionOpen.submitted, 1), else_=0)).label("sent"))
                 .where(SuggestionOpen.opened_at >= edges[0],
                        SuggestionOpen.opened_at < edges[-1])
                 .group_by(SuggestionOpen.form_token).subquery())
-    bucket = _bucket(per_form.c.opened_at, edges).label("bucket")
+    bucket = period_bucket(per_form.c.opened_at, edges).label("bucket")
     result = [(0, 0) for _ in periods]
     for number, forms, sent in db.session.execute(
             select(bucket, func.count(), func.coalesce(func.sum(per_form.c.sent), 0))
@@ -392,11 +348,11 @@ def ideas_total(by_department: dict[int | None, IdeaFigures]) -> IdeaFigures:
 def idea_figures(periods: Sequence[Period], department_ids: Iterable[int] | None = None,
                  ) -> list[dict[int | None, IdeaFigures]]:
     """For each period, {department id: the ideas proposed in it by status, and answered}."""
-    edges = _edges(periods)
+    edges = period_edges(periods)
     department_ids = list(department_ids) if department_ids is not None else None
     result: list[dict[int | None, IdeaFigures]] = [{} for _ in periods]
     scope = [Idea.department_id.in_(department_ids)] if department_ids is not None else []
-    bucket = _bucket(Idea.created_at, edges).label("bucket")
+    bucket = period_bucket(Idea.created_at, edges).label("bucket")
     for number, department_id, status, count in db.session.execute(
             select(bucket, Idea.department_id, Idea.status, func.count())
             .where(Idea.created_at >= edges[0], Idea.created_at < edges[-1],
@@ -404,7 +360,7 @@ def idea_figures(periods: Sequence[Period], department_ids: Iterable[int] | None
             .group_by(bucket, Idea.department_id, Idea.status)):
         result[number].setdefault(department_id, IdeaFigures()).proposed[
             IdeaStatus(status).value] += count
-    bucket = _bucket(Idea.official_response_at, edges).label("bucket")
+    bucket = period_bucket(Idea.official_response_at, edges).label("bucket")
     for number, department_id, count in db.session.execute(
             select(bucket, Idea.department_id, func.count())
             .where(Idea.official_response_at >= edges[0],
@@ -418,7 +374,7 @@ def ideas_awaiting(department_ids: Iterable[int] | None = None,
                    ) -> dict[int | None, tuple[int, int]]:
     """{department id: (ideas with an answer due, of them overdue)} now, public ones."""
     now = clock.now()
-    query = (select(Idea.department_id, func.count(), _count_if(Idea.answer_due_at < now))
+    query = (select(Idea.department_id, func.count(), count_if(Idea.answer_due_at < now))
              .where(Idea.public.is_(True), Idea.answer_due_at.is_not(None),
                     Idea.status.in_([status.value for status in OPEN_IDEA_STATUSES]))
              .group_by(Idea.department_id))

@@ -1,0 +1,1 @@
+"""Administration: departments, topics, the holiday calendar (admins only)."""

@@ -1,0 +1,152 @@
+"""Forms of the administration pages."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.config import LANGUAGES
+from portal.forms import email_field, no_control_characters, strip_text
+from portal.i18n import LANGUAGE_NAMES
+from portal.models import Role
+
+_TEXT = [strip_text]
+SLUG = Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$",
+              message=_l("Use lowercase letters without accents, digits and hyphens, like "
+                         "medio-ambiente."))
+
+
+class WholeNumberField(IntegerField):
+    """An integer whose wrong input gets the field's own message, not WTForms' English one."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None  # NumberRange then says what is wanted
+
+
+def _days(label, maximum: int, message):
+    return WholeNumberField(label, validators=[InputRequired(message),
+                                               NumberRange(1, maximum, message)])
+
+
+class _Named(FlaskForm):
+    """A name in each language: Spanish required, the others shown in Spanish if empty."""
+
+    slug = StringField(_l("Short name for addresses"), filters=_TEXT, validators=[
+        DataRequired(_l("Enter a short name, like medio-ambiente.")), Length(max=64),
+        no_control_characters, SLUG])
+    name_es = StringField(filters=_TEXT, validators=[
+        DataRequired(_l("Enter the name in Spanish.")), Length(max=120), no_control_characters])
+    name_en = StringField(filters=_TEXT, validators=[Optional(), Length(max=120),
+                                                     no_control_characters])
+    name_ca = StringField(filters=_TEXT, validators=[Optional(), Length(max=120),
+                                                     no_control_characters])
+    name_eu = StringField(filters=_TEXT, validators=[Optional(), Length(max=120),
+                                                     no_control_characters])
+    name_gl = StringField(filters=_TEXT, validators=[Optional(), Length(max=120),
+                                                     no_control_characters])
+
+    def __init__(self, *args, names: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for code in LANGUAGES:
+            field = self[f"name_{code}"]
+            field.label.text = _("Name in %(language)s", language=LANGUAGE_NAMES[code])
+            if names is not None and not self.is_submitted():
+                field.data = names.get(code, "")
+
+    def name_fields(self):
+        return [self[f"name_{code}"] for code in LANGUAGES]
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {code: self[f"name_{code}"].data or "" for code in LANGUAGES}
+
+
+class DepartmentForm(_Named):
+    contact_email = EmailField(_l("Contact email address (optional)"), filters=_TEXT,
+                               validators=[Optional(), Length(max=254), no_control_characters,
+                                           Email(
+                                   _l("Enter an email address in the right format, like "
+                                      "name@example.com."), check_deliverability=False)])
+    first_response_days = _days(_l("First answer within (days)"), 60,
+                                _l("Enter a whole number of days from 1 to 60."))
+    resolution_days = _days(_l("Resolved within (days)"), 365,
+                            _l("Enter a whole number of days from 1 to 365."))
+    counting = RadioField(_l("How the days are counted"), default="working", choices=[
+        SelectChoice("working", _l("Working days: weekends and holidays are not counted")),
+        SelectChoice("calendar", _l("Calendar days: every day is counted"))],
+        validators=[InputRequired(_l("Choose how the days are counted."))])
+    active = BooleanField(_l("Accepts new cases"), default=True)
+
+
+class CategoryForm(_Named):
+    department = SelectField(_l("Department that handles it"),
+                             validators=[DataRequired(_l("Choose a department."))])
+    accepts_questions = BooleanField(_l("Citizens can ask questions about it"), default=True)
+    accepts_complaints = BooleanField(_l("Citizens can complain about it"), default=True)
+    active = BooleanField(_l("Offered on the forms"), default=True)
+
+
+class HolidayForm(FlaskForm):
+    """Step one shows what the day would move; step two (``confirm``) saves it."""
+
+    day = DateField(_l("Date"), validators=[DataRequired(_l("Enter the date of the holiday."))])
+    name = StringField(_l("Name"), filters=_TEXT, validators=[
+        DataRequired(_l("Enter the name of the holiday, like San Isidro.")), Length(max=120),
+        no_control_characters])
+    confirm = HiddenField()
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class _StaffAccess(FlaskForm):
+    role = SelectField(_l("Role"), choices=[
+        SelectChoice(role.value, role.label) for role in (Role.AGENT, Role.MANAGER, Role.ADMIN)],
+        validators=[DataRequired(_l("Choose a role."))])
+    departments = CheckboxesField(_l("Departments"), coerce=int)
+
+
+class InviteForm(_StaffAccess):
+    email = email_field(_l("Email address"))
+    display_name = StringField(_l("Name"), filters=_TEXT, validators=[
+        DataRequired(_l("Enter the person's name.")), Length(max=120), no_control_characters])
+    locale = SelectField(_l("Language of the invitation"), choices=[
+        SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()])
+
+
+class StaffForm(_StaffAccess):
+    active = BooleanField(_l("Can sign in"))
+
+
+class ConfirmForm(FlaskForm):
+    confirm = HiddenField()
+
+
