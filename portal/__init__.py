@@ -121,6 +121,7 @@ def _register_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts_bp
+    from portal.admin.routes import audit_bp
     from portal.admin.routes import bp as admin_bp
     from portal.cases.routes import bp as cases_bp
     from portal.ideas.routes import bp as ideas_bp
@@ -146,4 +147,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(reports_manage_bp, url_prefix="/manage/reports")
     app.register_blueprint(admin_bp, url_prefix="/manage/admin")
+    app.register_blueprint(audit_bp, url_prefix="/manage/audit")
     app.register_blueprint(stats_bp)

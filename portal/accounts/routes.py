@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.accounts import service
+from portal import clock
+from portal.accounts import export, service
 from portal.accounts.forms import (
     ChangePasswordForm,
     ConfirmEmailForm,
@@ -18,6 +28,7 @@ from portal.accounts.forms import (
     RegisterForm,
     ResetPasswordForm,
 )
+from portal.audit import audit
 from portal.cases import service as cases
 from portal.extensions import db, limiter, login_manager
 from portal.i18n import current_language
@@ -230,6 +241,28 @@ def account():
         return redirect(url_for("accounts.account"))
     return render_template("accounts/account.html", form=form,
                            sessions=service.active_session_count(current_user))
+
+
+@bp.get("/account/data")
+@login_required
+def data():
+    """What the portal holds about the person, and the button that downloads it."""
+    return render_template("accounts/data.html")
+
+
+@bp.post("/account/data/download")
+@login_required
+def download_data():
+    """Everything about the signed-in person as a ZIP (GDPR Arts. 15 and 20)."""
+    archive = export.build_zip(current_user)
+    audit("user.data_exported", actor=current_user, target_type="user",
+          target_id=current_user.id, size=len(archive))
+    db.session.commit()
+    response = Response(archive, mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="ventanilla-{clock.now().date().isoformat()}.zip"')
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -25,6 +25,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -150,3 +151,24 @@ class ConfirmForm(FlaskForm):
     confirm = HiddenField()
 
 
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters (a GET form: bookmarkable, no token)."""
+
+    class Meta:
+        csrf = False
+
+    person = StringField(_l("Person (email address)"), filters=_TEXT,
+                         validators=[Optional(), Length(max=254), no_control_characters])
+    action = SelectField(_l("Action"), validators=[Optional()])
+    target_type = StringField(_l("Kind of object"), filters=_TEXT,
+                              validators=[Optional(), Length(max=32), no_control_characters])
+    target_id = StringField(_l("Object"), filters=_TEXT,
+                            validators=[Optional(), Length(max=64), no_control_characters])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError(_l("The last day must be on or after the first day."))

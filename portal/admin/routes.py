@@ -1,6 +1,11 @@
-"""The administration pages (/manage/admin/). Every view needs an administrator."""
+"""The administration pages (/manage/admin/) and the audit log (/manage/audit/).
+
+Every view needs an administrator.
+"""
 
 from __future__ import annotations
+
+import json
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,6 +15,7 @@ from wtforms import SelectChoice
 
 from portal.admin import service
 from portal.admin.forms import (
+    AuditFilterForm,
     CategoryForm,
     ConfirmForm,
     DepartmentForm,
@@ -22,10 +28,14 @@ from portal.i18n import current_language
 from portal.models import Category, Department, Holiday, Role, User
 from portal.security import guard_blueprint
 from portal.sla import spanish_national_holidays
+from portal.stats import tables
 from portal.stats.periods import today
 
 bp = Blueprint("admin", __name__)
 guard_blueprint(bp, Role.ADMIN)
+# The audit log, at /manage/audit.
+audit_bp = Blueprint("audit", __name__)
+guard_blueprint(audit_bp, Role.ADMIN)
 
 # What each refusal of the service says, next to its field.
 ERRORS = {
@@ -311,3 +321,46 @@ def resend_invitation(user_id: int):
         db.session.commit()
         flash(_("Invitation sent to %(email)s.", email=person.email), "success")
     return redirect(url_for("admin.users"))
+
+
+# ---------------------------------------------------------------- the audit log
+
+def _audit_filters():
+    form = AuditFilterForm(request.args)
+    form.action.choices = [SelectChoice("", _("Any action"))] + [
+        SelectChoice(action, action) for action in service.audit_actions()]
+    if not form.validate():
+        return form, None
+    return form, service.AuditFilters(
+        person=form.person.data or "", action=form.action.data or "",
+        target_type=form.target_type.data or "", target_id=form.target_id.data or "",
+        start=form.start.data, end=form.end.data)
+
+
+@audit_bp.get("/")
+def log():
+    """Who did what, to which object, when: newest first, 50 at a time."""
+    form, filters = _audit_filters()
+    before = request.args.get("before", type=int)
+    events = service.audit_events(filters, before) if filters is not None else []
+    args = {key: value for key, value in request.args.items() if key != "before" and value}
+    return render_template("admin/audit.html", form=form, events=events, args=args,
+                           page_size=service.AUDIT_PAGE), 200 if filters is not None else 400
+
+
+@audit_bp.get("/audit.csv")
+def log_csv():
+    _form, filters = _audit_filters()
+    if filters is None:
+        abort(400)
+    events = service.audit_export(current_user, filters)
+    db.session.commit()
+    table = tables.Table("audit", _("Audit log"), [
+        _("When (UTC)"), _("Person"), _("Came from"), _("Action"), _("Kind of object"),
+        _("Object"), _("Details")], [
+        [event.created_at.isoformat(timespec="seconds"),
+         event.actor.email if event.actor else "", event.remote_addr, event.action,
+         event.target_type,
+         event.target_id, json.dumps(event.data, ensure_ascii=False, sort_keys=True)]
+        for event in events], numeric_from=99)
+    return tables.csv_response(table, "", f"audit-{today().isoformat()}.csv")

@@ -10,16 +10,26 @@ removed moves the working-day due dates of the open cases and ideas it falls wit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from portal import sla
 from portal.accounts import service as accounts
 from portal.audit import audit
 from portal.config import LANGUAGES
 from portal.extensions import db
-from portal.models import Case, Category, Department, Holiday, Idea, Role, User
+from portal.models import (
+    AuditEvent,
+    Case,
+    Category,
+    Department,
+    Holiday,
+    Idea,
+    Role,
+    User,
+)
 from portal.models.case import OPEN_STATUSES
 from portal.permissions import PermissionDenied
 from portal.stats.periods import local_midnight, today
@@ -276,3 +286,56 @@ def reinvite(actor: User, user: User) -> None:
         raise AdminError("already_accepted", "email")
     accounts.send_invitation(user)
     audit("admin.user_reinvited", actor=actor, target_type="user", target_id=user.id)
+
+
+# ---------------------------------------------------------------- the audit log
+
+AUDIT_PAGE = 50
+AUDIT_CSV_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    person: str = ""  # an email address
+    action: str = ""
+    target_type: str = ""
+    target_id: str = ""
+    start: date | None = None
+    end: date | None = None
+
+
+def audit_actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(
+        AuditEvent.action)))
+
+
+def audit_events(filters: AuditFilters, before: int | None = None,
+                 limit: int = AUDIT_PAGE) -> list[AuditEvent]:
+    """The newest entries that match, newest first, older than entry ``before``."""
+    query = (select(AuditEvent).options(joinedload(AuditEvent.actor))
+             .order_by(AuditEvent.id.desc()).limit(limit))
+    if filters.person:
+        query = query.where(AuditEvent.actor_id.in_(select(User.id).where(
+            User.email == accounts.normalise_email(filters.person))))
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.target_type:
+        query = query.where(AuditEvent.target_type == filters.target_type)
+    if filters.target_id:
+        query = query.where(AuditEvent.target_id == filters.target_id)
+    if filters.start:
+        query = query.where(AuditEvent.created_at >= local_midnight(filters.start))
+    if filters.end:
+        query = query.where(AuditEvent.created_at < local_midnight(filters.end + timedelta(days=1)))
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    return list(db.session.scalars(query))
+
+
+def audit_export(actor: User, filters: AuditFilters) -> list[AuditEvent]:
+    """The entries for a download; the download itself is an entry of the log."""
+    require_admin(actor)
+    events = audit_events(filters, limit=AUDIT_CSV_ROWS)
+    audit("audit.exported", actor=actor, target_type="audit", rows=len(events),
+          filters={name: str(value) for name, value in vars(filters).items() if value})
+    return events

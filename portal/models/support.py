@@ -48,6 +48,8 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32), default="")
     target_id: Mapped[str] = mapped_column(String(64), default="")
+    # Where the request came from (an IPv4 or IPv6 address; empty for the CLI and jobs).
+    remote_addr: Mapped[str] = mapped_column(String(45), default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
 

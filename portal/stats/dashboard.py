@@ -183,7 +183,7 @@ def build(period: figures.Period, department: Department | None = None) -> Dashb
     tables["themes"] = Table("themes", _("Rising themes in complaints and ideas"), [
         _("Theme"), _("Raised in"), _("Cases and ideas"), _("Rise")], [
         [theme.label, raised_in(theme.sources), _compare(theme.count, theme.previous),
-         round(theme.rise, 1)] for theme in found.rising], numeric_from=2)
+         Figure(round(theme.rise, 1), SCORE)] for theme in found.rising], numeric_from=2)
     tables["named_themes"] = Table("named_themes", _("Named themes"), [
         _("Theme"), _("Raised in"), _("Cases and ideas")], [
         [item.theme.name, raised_in(item.sources), _compare(item.count, item.previous)]

@@ -1,7 +1,7 @@
 """An administrator in a real browser, by keyboard: add a department with its targets
 (an error first), add a local holiday after seeing what it moves, and a case received
-in that department then gets its due date counted with the holiday; axe-core on every
-administration page (issue 14)."""
+in that department then gets its due date counted with the holiday; axe-core on the
+administration pages, the staff pages and the audit log (issue 14)."""
 
 import pytest
 from sqlalchemy import select
@@ -77,6 +77,19 @@ def test_an_admin_adds_a_department_and_a_holiday_by_keyboard(live_server, page,
     tab_to(page, lambda element: element["tag"] == "button" and element["text"] == confirm)
     _enter(page)
     assert "Fiesta local" in page.content()
+    assert_accessible(page)
+
+    # The staff pages, the invitation form with its errors, and the audit log.
+    page.goto(f"{server.url}/manage/admin/users")
+    assert_accessible(page)
+    page.goto(f"{server.url}/manage/admin/users/invite")
+    send = t(language, "Send the invitation")
+    tab_to(page, lambda element: element["tag"] == "button" and element["text"] == send)
+    _enter(page)
+    assert page.locator(".error-summary").is_visible()
+    assert_accessible(page)
+    page.goto(f"{server.url}/manage/audit/")
+    assert "admin.holiday_added" in page.content()
     assert_accessible(page)
 
     with server.app.app_context():
