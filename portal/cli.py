@@ -107,12 +107,19 @@ portal_cli.add_command(holidays_cli)
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.argument("name")
 def holidays_add_command(day, name: str) -> None:
-    """Add a holiday (YYYY-MM-DD NAME); Spain's national holidays are built in."""
-    if db.session.scalar(select(Holiday).where(Holiday.day == day.date())):
-        raise click.ClickException(f"{day.date()} is already a holiday.")
-    db.session.add(Holiday(day=day.date(), name=name))
+    """Add a holiday (YYYY-MM-DD NAME), moving the open cases' due dates it falls within.
+
+    Spain's national holidays are built in. The administration page does the same and
+    shows first which due dates would move.
+    """
+    from portal.admin import service as admin
+
+    try:
+        moved = admin.add_holiday(None, day.date(), name)
+    except admin.AdminError as error:
+        raise click.ClickException(f"{day.date()} is already a holiday.") from error
     db.session.commit()
-    click.echo(f"Added {day.date()} {name}.")
+    click.echo(f"Added {day.date()} {name}; {len(moved)} due dates moved.")
 
 
 @holidays_cli.command("list")

@@ -66,13 +66,26 @@ def test_create_user_refuses_unknown_department_short_password_and_duplicates(ru
     assert result.exit_code != 0 and "Could not create" in result.output
 
 
-def test_deployment_holidays_move_due_dates(runner, db, app):
+def test_deployment_holidays_move_due_dates(runner, db, app, make_department):
     from datetime import UTC, date, datetime
 
-    from portal import sla
+    from portal import clock, sla
+    from portal.cases import service as cases
+    from portal.models import CaseKind
 
-    result = runner.invoke(args=["portal", "holidays", "add", "2026-11-24", "Fiesta local"])
+    department = make_department(first_response_days=2)
+    with clock.frozen_at(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)):  # a Monday
+        case, _new = cases.submit_case(cases.Submission(
+            kind=CaseKind.QUESTION, subject="s", body="b", contact_name="n",
+            contact_email="e@example.org", language="es", department_id=department.id))
+        db.session.commit()
+        result = runner.invoke(args=["portal", "holidays", "add", "2026-11-24",
+                                     "Fiesta local"])
     assert result.exit_code == 0, result.output
+    assert "due dates moved" in result.output
+    db.session.refresh(case)
+    # Two working days from Monday 23rd, Tuesday 24th now a holiday: Thursday 26th.
+    assert case.first_response_due_at.astimezone(sla.local_zone()).date() == date(2026, 11, 26)
     again = runner.invoke(args=["portal", "holidays", "add", "2026-11-24", "Otra"])
     assert again.exit_code != 0
     listing = runner.invoke(args=["portal", "holidays", "list", "--year", "2026"]).output

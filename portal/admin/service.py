@@ -202,9 +202,13 @@ def check_new_holiday(day: date) -> None:
         raise AdminError("holiday_exists", "day")
 
 
-def add_holiday(actor: User, day: date, name: str) -> list[DueDateChange]:
-    """Add a regional or local holiday and move the due dates it falls within."""
-    require_admin(actor)
+def add_holiday(actor: User | None, day: date, name: str) -> list[DueDateChange]:
+    """Add a regional or local holiday and move the due dates it falls within.
+
+    ``actor`` None: the command line, run by whoever operates the server.
+    """
+    if actor is not None:
+        require_admin(actor)
     check_new_holiday(day)
     changes = holiday_changes(day, adding=True)
     db.session.add(Holiday(day=day, name=name))

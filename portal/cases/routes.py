@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -300,6 +301,23 @@ def reopen(reference: str):
     return _act(reference, "reopen", ReopenForm, lambda case, form: service.reopen_case(
         case, form.reason.data, author=_author()),
         _("Your case is open again. We will answer you."))
+
+
+@bp.post("/cases/<reference>/consent")
+def withdraw_consent(reference: str):
+    """The citizen takes back the permission to publish their case in the knowledge base."""
+    case = _visible_case_or_404(reference)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        service.withdraw_publish_consent(case, author=_author())
+    except service.CaseError:
+        pass  # already withdrawn (a second click): the page says so
+    else:
+        db.session.commit()
+        flash(_("Done: nothing from this case will be published, and what was published "
+                "has been taken down."), "success")
+    return redirect(url_for("cases.view_case", reference=case.reference, _anchor="publishing"))
 
 
 @bp.get("/cases/<reference>/files/<int:attachment_id>")

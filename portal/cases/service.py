@@ -16,8 +16,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import exists, or_, select, update
 
 from portal import clock, mail, sla, storage
+from portal.audit import audit
 from portal.cases import references
 from portal.extensions import db
+from portal.knowledge import service as knowledge
 from portal.models import (
     Attachment,
     Case,
@@ -538,6 +540,21 @@ def rate_case(case: Case, score: int, comment: str, author: User | None = None) 
     case.satisfaction_comment = comment
     case.rated_at = clock.now()
     record_event(case, CaseEventKind.RATED, actor=author, to_value=str(score))
+
+
+def withdraw_publish_consent(case: Case, author: User | None = None) -> None:
+    """The citizen takes back the permission to publish the case (GDPR Art. 7.3).
+
+    Articles built from it are unpublished for an editor to review, and leave the
+    search index; the case keeps when the permission was given, the audit log when it
+    was withdrawn.
+    """
+    if not case.publish_consent:
+        raise CaseError("no_consent")
+    case.publish_consent = False
+    unpublished = knowledge.unpublish_for_withdrawn_consent(case)
+    audit("case.consent_withdrawn", actor=author, target_type="case", target_id=case.id,
+          articles=[article.id for article in unpublished])
 
 
 def reopen_until(case: Case) -> datetime | None:

@@ -178,6 +178,29 @@ def archive(actor: User, article: Article) -> None:
     _after_change(article)
 
 
+def unpublish_for_withdrawn_consent(case: Case) -> list[Article]:
+    """The published articles built from ``case``, back to drafts for an editor's review.
+
+    The citizen has withdrawn the permission to publish their case: whatever was taken
+    from it leaves the public site and the search index (after the commit) until an
+    editor has rewritten or archived it.
+    """
+    unpublished = []
+    for article in case_articles(case):
+        if article.status is ArticleStatus.PUBLISHED:
+            article.status = ArticleStatus.DRAFT
+            audit("article.unpublished", target_type="article", target_id=article.id,
+                  reason="consent_withdrawn", case=case.id)
+            _after_change(article)
+            unpublished.append(article)
+    return unpublished
+
+
+def case_articles(case: Case) -> list[Article]:
+    return list(db.session.scalars(select(Article).where(
+        Article.source_cases.any(Case.id == case.id)).order_by(Article.id)))
+
+
 def translations_of(article: Article) -> list[Article]:
     if article.translation_group is None:
         return []
