@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
@@ -97,6 +97,22 @@ def stats_rebuild_command() -> None:
     started = time.perf_counter()
     days = rollup.rebuild()
     click.echo(f"{days} days counted in {time.perf_counter() - started:.1f} s.")
+
+
+audit_cli = AppGroup("audit", help="The audit log (append-only).")
+portal_cli.add_command(audit_cli)
+
+
+@audit_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only say how many entries would go.")
+def audit_purge_command(dry_run: bool) -> None:
+    """Delete the audit entries older than PORTAL_AUDIT_RETENTION_DAYS (run daily)."""
+    from portal import audit
+
+    days = current_app.config["PORTAL"]["AUDIT_RETENTION_DAYS"]
+    count = audit.purge(days, dry_run=dry_run)
+    verb = "would be deleted" if dry_run else "deleted"
+    click.echo(f"{count} audit entries older than {days} days {verb}.")
 
 
 holidays_cli = AppGroup("holidays", help="Regional and local holidays (días festivos).")

@@ -100,6 +100,9 @@ DEFAULTS: dict[str, Any] = {
     # older than STATS_REFRESH_MINUTES (or by ``flask portal stats refresh``).
     "STATS_MIN_CASES": 10,
     "STATS_REFRESH_MINUTES": 60,
+    # Audit entries older than this many days are deleted by ``flask portal audit purge``
+    # (a daily timer); the log cannot be changed or deleted otherwise.
+    "AUDIT_RETENTION_DAYS": 730,
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,  # KiB
 }
