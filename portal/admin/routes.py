@@ -1,7 +1,5 @@
-"""The administration pages (/manage/admin/) and the audit log (/manage/audit/).
-
-Every view needs an administrator.
-"""
+"""The administration pages (/manage/admin/, administrators) and the audit log
+(/manage/audit/, administrators and managers)."""
 
 from __future__ import annotations
 
@@ -33,9 +31,10 @@ from portal.stats.periods import today
 
 bp = Blueprint("admin", __name__)
 guard_blueprint(bp, Role.ADMIN)
-# The audit log, at /manage/audit.
+# The audit log, at /manage/audit: administrators read all of it, managers what
+# concerns their departments (admin.service.audit_events).
 audit_bp = Blueprint("audit", __name__)
-guard_blueprint(audit_bp, Role.ADMIN)
+guard_blueprint(audit_bp, Role.MANAGER)
 
 # What each refusal of the service says, next to its field.
 ERRORS = {
@@ -342,7 +341,8 @@ def log():
     """Who did what, to which object, when: newest first, 50 at a time."""
     form, filters = _audit_filters()
     before = request.args.get("before", type=int)
-    events = service.audit_events(filters, before) if filters is not None else []
+    events = service.audit_events(current_user, filters, before) if filters is not None \
+        else []
     args = {key: value for key, value in request.args.items() if key != "before" and value}
     return render_template("admin/audit.html", form=form, events=events, args=args,
                            page_size=service.AUDIT_PAGE), 200 if filters is not None else 400

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal import sla
@@ -29,6 +29,7 @@ from portal.models import (
     Idea,
     Role,
     User,
+    user_departments,
 )
 from portal.models.case import OPEN_STATUSES
 from portal.permissions import PermissionDenied
@@ -313,11 +314,34 @@ def audit_actions() -> list[str]:
         AuditEvent.action)))
 
 
-def audit_events(filters: AuditFilters, before: int | None = None,
+def can_read_audit(user: User) -> bool:
+    return user.is_authenticated and user.has_role(Role.MANAGER)
+
+
+def _manager_scope(viewer: User):
+    """What a manager may read: entries about the cases of their departments and
+    entries by the staff of those departments (all departments if they have none, as
+    for the cases they see). Administrators read everything."""
+    department_ids = [item.id for item in viewer.departments]
+    cases = select(cast(Case.id, String))
+    staff_of = select(user_departments.c.user_id)
+    if department_ids:
+        cases = cases.where(Case.department_id.in_(department_ids))
+        staff_of = staff_of.where(user_departments.c.department_id.in_(department_ids))
+    return or_(and_(AuditEvent.target_type == "case", AuditEvent.target_id.in_(cases)),
+               AuditEvent.actor_id.in_(staff_of))
+
+
+def audit_events(viewer: User, filters: AuditFilters, before: int | None = None,
                  limit: int = AUDIT_PAGE) -> list[AuditEvent]:
-    """The newest entries that match, newest first, older than entry ``before``."""
+    """The newest entries ``viewer`` may read that match, newest first, older than entry
+    ``before``."""
+    if not can_read_audit(viewer):
+        raise PermissionDenied
     query = (select(AuditEvent).options(joinedload(AuditEvent.actor))
              .order_by(AuditEvent.id.desc()).limit(limit))
+    if not viewer.has_role(Role.ADMIN):
+        query = query.where(_manager_scope(viewer))
     if filters.person:
         query = query.where(AuditEvent.actor_id.in_(select(User.id).where(
             User.email == accounts.normalise_email(filters.person))))
@@ -338,8 +362,7 @@ def audit_events(filters: AuditFilters, before: int | None = None,
 
 def audit_export(actor: User, filters: AuditFilters) -> list[AuditEvent]:
     """The entries for a download; the download itself is an entry of the log."""
-    require_admin(actor)
-    events = audit_events(filters, limit=AUDIT_CSV_ROWS)
+    events = audit_events(actor, filters, limit=AUDIT_CSV_ROWS)
     audit("audit.exported", actor=actor, target_type="audit", rows=len(events),
           filters={name: str(value) for name, value in vars(filters).items() if value})
     return events

@@ -13,11 +13,34 @@ from portal.audit import audit
 from portal.models import AuditEvent, Role
 
 
-def test_only_administrators_read_the_audit_log(client, login_as):
+def test_civil_servants_and_citizens_do_not_read_the_audit_log(client, login_as):
     assert client.get("/manage/audit/").status_code == 302
-    login_as(Role.MANAGER)
+    login_as(Role.AGENT)
     assert client.get("/manage/audit/").status_code == 403
     assert client.get("/manage/audit/audit.csv").status_code == 403
+
+
+def test_a_manager_reads_what_concerns_their_departments(client, login_as, db, make_user,
+                                                         make_department, make_case):
+    roads, parks = make_department(), make_department()
+    road_agent = make_user(Role.AGENT, departments=[roads], email="vial@example.org")
+    park_agent = make_user(Role.AGENT, departments=[parks], email="parque@example.org")
+    admin = make_user(Role.ADMIN, email="admin@example.org")
+    road_case, park_case = make_case(department=roads), make_case(department=parks)
+    audit("case.viewed", actor=road_agent, target_type="case", target_id=road_case.id)
+    audit("case.viewed", actor=park_agent, target_type="case", target_id=park_case.id)
+    audit("case.viewed", actor=admin, target_type="case", target_id=road_case.id)
+    audit("admin.department_changed", actor=admin, target_type="department",
+          target_id=parks.id)
+    db.session.commit()
+    login_as(Role.MANAGER, departments=[roads])
+    html = client.get("/manage/audit/?lang=en").get_data(as_text=True)
+    assert html.count(f"case {road_case.id}<") == 2  # by their agent, and by the admin
+    assert "vial@example.org" in html
+    assert f"case {park_case.id}<" not in html and "parque@example.org" not in html
+    assert "<code>admin.department_changed</code>" not in html
+    rows = client.get("/manage/audit/audit.csv").get_data(as_text=True).splitlines()
+    assert len(rows) == 4  # the header, the two entries and their own sign-in
 
 
 def test_entries_are_filtered_by_person_action_object_and_date(client, login_as, db,
