@@ -56,13 +56,14 @@ def strip_text(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def email_field(label=None) -> EmailField:
-    """A required email address field with our messages."""
+def email_field(label=None, missing=None) -> EmailField:
+    """A required email address field with our messages (``missing``: when it is empty,
+    for a form about someone else's address)."""
     return EmailField(
         label or _l("Email address"),
         filters=[strip_text],
         validators=[
-            DataRequired(message=_l("Enter your email address.")),
+            DataRequired(message=missing or _l("Enter your email address.")),
             Length(max=254, message=_l("The email address must be 254 characters or fewer.")),
             no_control_characters,
             Email(message=_l("Enter an email address in the right format, like "

@@ -167,6 +167,26 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH[key]
 
 
+def _user_for_link(serializer: URLSafeTimedSerializer, token: str,
+                   max_age: int) -> User | None:
+    """The active account an emailed link is for, if the link is genuine, not expired and
+    signed with the account's current password (so a new password retires it)."""
+    try:
+        data = serializer.loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict):
+        return None
+    user = db.session.get(User, data.get("uid"))
+    if user is None or not user.is_active or data.get("fp") != _password_fingerprint(user):
+        return None
+    return user
+
+
+def _unconfirmed(user: User | None) -> User | None:
+    return user if user is not None and user.email_verified_at is None else None
+
+
 # ---------------------------------------------------------------- confirming addresses
 
 def _confirm_serializer() -> URLSafeTimedSerializer:
@@ -189,18 +209,8 @@ def send_confirmation(user: User) -> None:
 
 def user_for_confirmation_token(token: str) -> User | None:
     """The unconfirmed account a confirmation link is for, if it is genuine and current."""
-    max_age = current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]
-    try:
-        data = _confirm_serializer().loads(token, max_age=max_age)
-    except (SignatureExpired, BadSignature):
-        return None
-    if not isinstance(data, dict):
-        return None
-    user = db.session.get(User, data.get("uid"))
-    if (user is None or not user.is_active or user.email_verified_at is not None
-            or data.get("fp") != _password_fingerprint(user)):
-        return None
-    return user
+    return _unconfirmed(_user_for_link(_confirm_serializer(), token,
+                                       current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]))
 
 
 def confirm_email(token: str, password: str) -> User:
@@ -265,18 +275,8 @@ def send_invitation(user: User) -> None:
 
 def user_for_invitation_token(token: str) -> User | None:
     """The invited account a link is for, if the link is genuine, the newest and unused."""
-    max_age = current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]
-    try:
-        data = _invitation_serializer().loads(token, max_age=max_age)
-    except (SignatureExpired, BadSignature):
-        return None
-    if not isinstance(data, dict):
-        return None
-    user = db.session.get(User, data.get("uid"))
-    if (user is None or not user.is_active or user.email_verified_at is not None
-            or data.get("fp") != _password_fingerprint(user)):
-        return None
-    return user
+    return _unconfirmed(_user_for_link(_invitation_serializer(), token,
+                                       current_app.config["PORTAL"]["EMAIL_CONFIRM_MAX_AGE"]))
 
 
 def accept_invitation(token: str, password: str) -> User:
@@ -402,17 +402,8 @@ def request_password_reset(email: str, locale: str) -> None:
 
 def user_for_reset_token(token: str) -> User | None:
     """The user a reset link is for, if it is genuine, unused and not expired."""
-    max_age = current_app.config["PORTAL"]["PASSWORD_RESET_MAX_AGE"]
-    try:
-        data = _reset_serializer().loads(token, max_age=max_age)
-    except (SignatureExpired, BadSignature):
-        return None
-    if not isinstance(data, dict):
-        return None
-    user = db.session.get(User, data.get("uid"))
-    if user is None or not user.is_active or data.get("fp") != _password_fingerprint(user):
-        return None
-    return user
+    return _user_for_link(_reset_serializer(), token,
+                          current_app.config["PORTAL"]["PASSWORD_RESET_MAX_AGE"])
 
 
 def reset_password(token: str, new_password: str) -> User:

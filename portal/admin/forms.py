@@ -136,7 +136,7 @@ class _StaffAccess(FlaskForm):
 
 
 class InviteForm(_StaffAccess):
-    email = email_field(_l("Email address"))
+    email = email_field(_l("Email address"), missing=_l("Enter the person's email address."))
     display_name = StringField(_l("Name"), filters=_TEXT, validators=[
         DataRequired(_l("Enter the person's name.")), Length(max=120), no_control_characters])
     locale = SelectField(_l("Language of the invitation"), choices=[

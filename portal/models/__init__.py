@@ -18,6 +18,8 @@ from portal.models.enums import (
     Channel,
     CommitmentStatus,
     ContactPreference,
+    DataRequestChannel,
+    DataRequestKind,
     IdeaStatus,
     OutboxStatus,
     ReportStatus,
@@ -42,6 +44,7 @@ from portal.models.knowledge import (
     Tag,
 )
 from portal.models.organisation import Category, Department, Holiday
+from portal.models.privacy import DataRequest
 from portal.models.report import (
     Commitment,
     CommitmentUpdate,
@@ -67,6 +70,6 @@ __all__ = [
     "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",
     "SignInThrottle", "Tag", "User", "UserSession",
     "Commitment", "CommitmentStatus", "CommitmentUpdate", "Milestone", "StatsSnapshot", "Theme",
-    "DailyCases", "DailyTimes", "DirtyDay",
+    "DailyCases", "DailyTimes", "DirtyDay", "DataRequest", "DataRequestChannel", "DataRequestKind",
     "case_followers", "report_articles", "report_cases", "report_ideas", "user_departments",
 ]

@@ -289,3 +289,25 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class DataRequestKind(StrEnum):
+    ACCESS = "access"  # a copy of everything held (Arts. 15 and 20)
+    ERASURE = "erasure"  # Art. 17: anonymised, the administration's record kept
+
+    @property
+    def label(self):
+        return {DataRequestKind.ACCESS: _l("A copy of their data"),
+                DataRequestKind.ERASURE: _l("Erasure of their data")}[self]
+
+
+class DataRequestChannel(StrEnum):
+    ACCOUNT = "account"  # signed in, from /account
+    LINK = "link"  # a guest, through a link emailed from /track
+    COUNTER = "counter"  # in person or on paper, recorded by staff
+
+    @property
+    def label(self):
+        return {DataRequestChannel.ACCOUNT: _l("From their account"),
+                DataRequestChannel.LINK: _l("By an emailed link"),
+                DataRequestChannel.COUNTER: _l("At the counter")}[self]

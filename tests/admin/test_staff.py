@@ -120,3 +120,14 @@ def test_citizens_are_not_on_the_staff_pages(client, login_as, make_user):
     login_as(Role.ADMIN)
     assert client.get(f"/manage/admin/users/{citizen.id}").status_code == 404
     assert citizen.email not in client.get("/manage/admin/users").get_data(as_text=True)
+
+
+def test_an_empty_invitation_says_what_is_missing_about_the_person(client, login_as):
+    login_as(Role.ADMIN)
+    page = client.post("/manage/admin/users/invite?lang=en", data={"role": "agent",
+                                                                  "locale": "es"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "Enter the person's email address." in html
+    assert "Enter the person's name." in html
+    assert "Enter your email address." not in html
