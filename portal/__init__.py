@@ -42,8 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_extensions(app)
     _register_blueprints(app)
 
-    from portal import errors, i18n, jobs, search, security, storage
+    from portal import deployment, errors, i18n, jobs, search, security, storage
 
+    deployment.register(app)
     errors.register(app)
     i18n.register(app)
     jobs.register(app)
@@ -130,6 +131,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.knowledge.routes import staff_bp as knowledge_staff_bp
     from portal.main.routes import bp as main_bp
     from portal.manage.routes import bp as manage_bp
+    from portal.privacy.routes import bp as privacy_bp
+    from portal.privacy.routes import desk_bp as privacy_desk_bp
     from portal.reports.routes import bp as reports_bp
     from portal.reports.routes import manage_bp as reports_manage_bp
     from portal.staff.routes import bp as staff_bp
@@ -149,3 +152,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/manage/admin")
     app.register_blueprint(audit_bp, url_prefix="/manage/audit")
     app.register_blueprint(stats_bp)
+    app.register_blueprint(privacy_bp)
+    app.register_blueprint(privacy_desk_bp, url_prefix="/manage/privacy")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -113,6 +114,31 @@ def audit_purge_command(dry_run: bool) -> None:
     count = audit.purge(days, dry_run=dry_run)
     verb = "would be deleted" if dry_run else "deleted"
     click.echo(f"{count} audit entries older than {days} days {verb}.")
+
+
+@portal_cli.command("retention")
+@click.option("--dry-run", is_flag=True, help="Only list what would change.")
+def retention_command(dry_run: bool) -> None:
+    """Anonymise the cases closed longer ago than their kind's retention period, delete
+    their files and purge old sent mail (run daily; see README, Retention)."""
+    from portal.privacy import service as privacy
+
+    plan = privacy.retention_plan()
+    for kind, cutoff in plan.cutoffs.items():
+        click.echo(f"{kind.value}: closed before {cutoff:%Y-%m-%d}")
+    if dry_run:
+        for case in plan.cases:
+            closed = case.closed_at or case.resolved_at
+            click.echo(f"  would anonymise {case.reference} ({case.kind.value}, "
+                       f"closed {closed:%Y-%m-%d})")
+        click.echo(f"{len(plan.cases)} cases would be anonymised and {plan.outbox} sent "
+                   "messages purged (dry run: nothing changed).")
+        return
+    with click.progressbar(length=len(plan.cases), label="Anonymising cases",
+                           file=sys.stderr) as bar:
+        summary = privacy.apply_retention(plan, progress=bar.update)
+    click.echo(f"{summary['cases']} cases anonymised ({summary['files']} files deleted), "
+               f"{summary['outbox']} sent messages purged; written to the audit log.")
 
 
 holidays_cli = AppGroup("holidays", help="Regional and local holidays (días festivos).")

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USERNAME": "",
     "MAIL_PASSWORD": "",
     "MAIL_SENDER": "Ventanilla <no-reply@ventanilla.example>",
+    # Who runs this deployment. All but TIMEZONE are the defaults of what an administrator
+    # saves at /manage/admin/deployment: read them through portal.deployment, not here.
     "SITE_NAME": "Ventanilla",
     "TIMEZONE": "Europe/Madrid",
     "ORGANISATION_NAME": "Ayuntamiento de Ejemplo",
@@ -103,6 +105,12 @@ DEFAULTS: dict[str, Any] = {
     # Audit entries older than this many days are deleted by ``flask portal audit purge``
     # (a daily timer); the log cannot be changed or deleted otherwise.
     "AUDIT_RETENTION_DAYS": 730,
+    # Retention (``flask portal retention``, a daily timer): this many months after a
+    # case is closed its personal data is anonymised and its files deleted, per kind of
+    # case; sent mail is purged from the outbox after OUTBOX_RETENTION_DAYS.
+    "RETENTION_MONTHS_QUESTION": 24,
+    "RETENTION_MONTHS_COMPLAINT": 60,
+    "OUTBOX_RETENTION_DAYS": 90,
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,  # KiB
 }

@@ -43,6 +43,11 @@ def after_commit_collect(func: Callable[[list], None], item) -> None:
 
 
 def _run_jobs(session: Session) -> None:
+    # Releasing a SAVEPOINT (``begin_nested``, e.g. a support inserted once) fires
+    # after_commit too, while the outer transaction is still open: its jobs would run
+    # before their change is visible, and be lost. Only the outermost commit counts.
+    if session.in_nested_transaction():
+        return
     session.info.pop(_COLLECTED, None)
     jobs = session.info.pop(_KEY, [])
     if not jobs:
@@ -62,4 +67,8 @@ def _drop_jobs(session: Session) -> None:
 def register(app: Flask) -> None:
     if not event.contains(Session, "after_commit", _run_jobs):
         event.listen(Session, "after_commit", _run_jobs)
-        event.listen(Session, "after_soft_rollback", lambda session, _tx: _drop_jobs(session))
+        # Only the outermost rollback drops them: a SAVEPOINT rolled back (a duplicate
+        # insert caught) leaves the transaction, and its jobs, alive.
+        event.listen(Session, "after_soft_rollback",
+                     lambda session, transaction: _drop_jobs(session)
+                     if transaction.parent is None else None)

@@ -19,11 +19,11 @@ The key is the endpoint, the whole path with its query string and the page's lan
 
 A page is kept for one *generation* of the public content, at most ``MAX_AGE`` seconds.
 The generation changes when a transaction that added, changed or deleted an article,
-a report, a department, a tag, a category or an idea commits (a counter in this
-process, and a stamp file in the instance folder that other processes on the host, a
-CLI import included, read), and when the search index's folder changes (the index is
-updated after the commit that changed an article). Processes on other hosts see a
-change within ``MAX_AGE``.
+a report, a department, a tag, a category, an idea or the deployment's settings (its
+name, contact details and texts) commits (a counter in this process, and a stamp file
+in the instance folder that other processes on the host, a CLI import included, read),
+and when the search index's folder changes (the index is updated after the commit that
+changed an article). Processes on other hosts see a change within ``MAX_AGE``.
 """
 
 from __future__ import annotations
@@ -266,14 +266,16 @@ def _public_models() -> tuple[type, ...]:
         Commitment,
         CommitmentUpdate,
         Department,
+        DeploymentSettings,
         Idea,
         Milestone,
         Report,
         Tag,
     )
 
+    # DeploymentSettings: the name and contact details are on every page.
     return (Article, Report, Commitment, CommitmentUpdate, Milestone, Department, Tag,
-            Category, Idea)
+            Category, Idea, DeploymentSettings)
 
 
 def _after_flush(session: Session, _context) -> None:

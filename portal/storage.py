@@ -295,6 +295,8 @@ def store(clean: CleanFile) -> str:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released: the outer one decides
+        return
     session.info.pop(_CREATED, None)
     kept = session.info.pop(_KEPT, {})
     # Another request with the same file may have rolled back and removed it meanwhile:

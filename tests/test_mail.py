@@ -32,6 +32,24 @@ def test_rolled_back_change_sends_nothing(app, db, make_user, outbox):
     assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 0
 
 
+def test_a_savepoint_inside_the_transaction_neither_sends_nor_drops_its_mail(
+        app, db, make_user, outbox):
+    """A support inserted once (``begin_nested``) inside a request that also sends mail:
+    the savepoint's release is not the commit, nor is its rollback the transaction's."""
+    from portal.ideas import service as ideas
+
+    user, author = make_user(locale="en", name="Ana"), make_user()
+    idea = ideas.propose(author, ideas.Proposal(title="Más bancos", body="En la plaza.",
+                                                language="es"))
+    db.session.commit()
+    mail.queue_mail("ana@example.org", "welcome", "en", user=user)
+    assert ideas.support(idea, user)  # a savepoint released
+    assert outbox() == []
+    assert not ideas.support(idea, user)  # a savepoint rolled back (already supported)
+    db.session.commit()
+    assert len(outbox()) == 1
+
+
 def test_unreachable_mail_server_keeps_the_message_for_a_retry(make_app, make_user, db, runner):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=9, MAIL_USE_TLS=False)
     with app.app_context():

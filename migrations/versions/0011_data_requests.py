@@ -1,4 +1,5 @@
-"""Requests about a person's own data: copies and erasures, with their legal deadline
+"""Requests about a person's own data: copies and erasures, with their legal deadline;
+when a case's personal data was erased
 
 Revision ID: 0011
 Revises: 0010
@@ -42,8 +43,13 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_data_requests')),
     )
     op.create_index('ix_data_requests_open', 'data_requests', ['completed_at', 'due_at'])
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('anonymised_at', sa.DateTime(timezone=True),
+                                      nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_column('anonymised_at')
     op.drop_index('ix_data_requests_open', table_name='data_requests')
     op.drop_table('data_requests')

@@ -58,10 +58,12 @@ def _rows(table: Table, condition) -> list[dict[str, Any]]:
             for row in db.session.execute(select(table).where(condition))]
 
 
-def collect(user: User) -> dict[str, list[dict[str, Any]]]:
-    """{table name: rows} of everything about ``user``."""
+def collect(user: User | None, email: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """{table name: rows} of everything about ``user``, or about a guest's address
+    ``email`` (their cases and the mail sent to them)."""
     tables = db.metadata.tables
     found: dict[str, list[dict[str, Any]]] = {}
+    email = user.email if user is not None else (email or "").strip().lower()
 
     def add(name: str, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -71,19 +73,20 @@ def collect(user: User) -> dict[str, list[dict[str, Any]]]:
 
     for name, table in tables.items():
         if name == "users":
-            add(name, _rows(table, table.c.id == user.id))
+            if user is not None:
+                add(name, _rows(table, table.c.id == user.id))
             continue
-        columns = _user_columns(table)
+        columns = _user_columns(table) if user is not None else []
         conditions = [column == user.id for column in columns]
         if name == "messages":  # never an internal note, even one they wrote as staff
             if conditions:
                 add(name, _rows(table, (or_(*conditions)) & table.c.internal.is_(False)))
             continue
         if name == "cases":
-            conditions.append(table.c.contact_email == user.email)
+            conditions.append(table.c.contact_email == email)
         if name == "outbox_messages":
-            conditions.append(table.c.to_address == user.email)
-        if name == "audit_events":  # what was done to their account, by anyone
+            conditions.append(table.c.to_address == email)
+        if name == "audit_events" and user is not None:  # done to their account, by anyone
             conditions.append((table.c.target_type == "user")
                               & (table.c.target_id == str(user.id)))
         if conditions:
@@ -103,13 +106,15 @@ def collect(user: User) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def build_zip(user: User) -> bytes:
+def build_zip(user: User | None, email: str | None = None) -> bytes:
     """``data.json`` and the person's files (``files/<table>-<id>-<name>``)."""
-    found = collect(user)
+    found = collect(user, email)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(
-            {"exported_at": clock.now().isoformat(), "account": user.email, "tables": found},
+            {"exported_at": clock.now().isoformat(),
+             "account" if user is not None else "address": user.email if user else email,
+             "tables": found},
             ensure_ascii=False, indent=2, sort_keys=True))
         files = [("attachments", row["id"], row["content_hash"], row["original_name"])
                  for row in found.get("attachments", [])]

@@ -16,6 +16,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import (
     DataRequired,
@@ -151,6 +152,84 @@ class ConfirmForm(FlaskForm):
     confirm = HiddenField()
 
 
+# A privacy notice or accessibility statement: as long as the longest article.
+PAGE_TEXT_MAX = 50_000
+# Digits, spaces and + ( ) - . only: the number is also a tel: link.
+PHONE = Regexp(r"^\+?[0-9 ()\-.]{3,40}$", message=_l(
+    "Enter a phone number with digits and spaces, like 010 or +34 915 555 555."))
+
+
+def _too_long(maximum: int):
+    return Length(max=maximum, message=_l("This must be %(max)d characters or fewer.",
+                                          max=maximum))
+
+
+def _optional_email(label):
+    return EmailField(label, filters=_TEXT, validators=[
+        Optional(), Length(max=254, message=_l(
+            "The email address must be 254 characters or fewer.")),
+        no_control_characters,
+        Email(_l("Enter an email address in the right format, like name@example.com."),
+              check_deliverability=False)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"})
+
+
+def _page_text():
+    # The label is set per page in DeploymentForm.__init__; the fieldset names the language.
+    return TextAreaField(filters=_TEXT, validators=[
+        Optional(), _too_long(PAGE_TEXT_MAX), no_control_characters],
+        render_kw={"rows": 10})
+
+
+class DeploymentForm(FlaskForm):
+    """The portal's name, contact details and texts; empty keeps the environment's."""
+
+    site_name = StringField(_l("Name of the portal"), filters=_TEXT, validators=[
+        Optional(), _too_long(120), no_control_characters])
+    organisation_name = StringField(_l("Organisation that runs it"), filters=_TEXT,
+                                    validators=[Optional(), _too_long(200),
+                                                no_control_characters])
+    contact_email = _optional_email(_l("Contact email address"))
+    contact_phone = StringField(_l("Contact phone number"), filters=_TEXT, validators=[
+        Optional(), _too_long(40), no_control_characters, PHONE],
+        render_kw={"autocomplete": "off", "inputmode": "tel"})
+    contact_address = StringField(_l("Postal address"), filters=_TEXT, validators=[
+        Optional(), _too_long(300), no_control_characters])
+    dpo_email = _optional_email(_l("Email address of the data protection officer"))
+    privacy_es = _page_text()
+    privacy_en = _page_text()
+    privacy_ca = _page_text()
+    privacy_eu = _page_text()
+    privacy_gl = _page_text()
+    accessibility_es = _page_text()
+    accessibility_en = _page_text()
+    accessibility_ca = _page_text()
+    accessibility_eu = _page_text()
+    accessibility_gl = _page_text()
+
+    DETAILS = ("site_name", "organisation_name", "contact_email", "contact_phone",
+               "contact_address", "dpo_email")
+    PAGES = ("privacy", "accessibility")
+
+    def __init__(self, *args, texts: dict[str, dict[str, str]] | None = None, **kwargs):
+        """``texts``: the saved ones, {"privacy": {language: text}, "accessibility": ...}."""
+        super().__init__(*args, **kwargs)
+        titles = {"privacy": _("Privacy notice"), "accessibility": _("Accessibility statement")}
+        for page in self.PAGES:
+            for code in LANGUAGES:
+                field = self[f"{page}_{code}"]
+                field.label.text = titles[page]
+                if texts is not None and not self.is_submitted():
+                    field.data = texts.get(page, {}).get(code, "")
+
+    def detail_fields(self):
+        return [self[name] for name in self.DETAILS]
+
+    def text_fields(self, code: str):
+        return [self[f"{page}_{code}"] for page in self.PAGES]
+
+    def page_texts(self, page: str) -> dict[str, str]:
+        return {code: self[f"{page}_{code}"].data or "" for code in LANGUAGES}
 
 
 class AuditFilterForm(FlaskForm):

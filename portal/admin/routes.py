@@ -11,18 +11,20 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from portal import deployment
 from portal.admin import service
 from portal.admin.forms import (
     AuditFilterForm,
     CategoryForm,
     ConfirmForm,
     DepartmentForm,
+    DeploymentForm,
     HolidayForm,
     InviteForm,
     StaffForm,
 )
 from portal.extensions import db
-from portal.i18n import current_language
+from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.models import Category, Department, Holiday, Role, User
 from portal.security import guard_blueprint
 from portal.sla import spanish_national_holidays
@@ -237,6 +239,27 @@ def _moved_message(changes) -> str:
         return _("Calendar saved. No due date had to move.")
     return ngettext("Calendar saved. %(num)d due date moved.",
                     "Calendar saved. %(num)d due dates moved.", len(changes))
+
+
+# ---------------------------------------------------------------- the deployment
+
+@bp.route("/deployment", methods=["GET", "POST"])
+def deployment_settings():
+    """The portal's name, contact details, privacy notice and accessibility statement."""
+    saved = service.deployment_settings()
+    form = DeploymentForm(obj=saved, texts={
+        "privacy": saved.privacy_texts, "accessibility": saved.accessibility_texts,
+    } if saved else None)
+    if form.validate_on_submit():
+        service.save_deployment(
+            current_user, **{name: form[name].data or "" for name in form.DETAILS},
+            privacy_texts=form.page_texts("privacy"),
+            accessibility_texts=form.page_texts("accessibility"))
+        db.session.commit()
+        flash(_("Saved. The portal shows these details and texts now."), "success")
+        return redirect(url_for("admin.deployment_settings"))
+    return render_template("admin/deployment.html", form=form, defaults=deployment.defaults(),
+                           text_languages=LANGUAGE_NAMES), 400 if form.errors else 200
 
 
 # ---------------------------------------------------------------- staff

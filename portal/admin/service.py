@@ -1,4 +1,5 @@
-"""Administration: departments and their targets, topics, the holiday calendar, staff.
+"""Administration: departments and their targets, topics, the holiday calendar, staff,
+and the deployment's own name, contact details and public texts.
 
 Every change is the administrator's (``Role.ADMIN``) and goes to the audit log with
 the names of the fields it changed, never their personal content. A holiday added or
@@ -15,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import joinedload
 
-from portal import sla
+from portal import clock, deployment, sla
 from portal.accounts import service as accounts
 from portal.audit import audit
 from portal.config import LANGUAGES
@@ -25,6 +26,7 @@ from portal.models import (
     Case,
     Category,
     Department,
+    DeploymentSettings,
     Holiday,
     Idea,
     Role,
@@ -229,6 +231,58 @@ def remove_holiday(actor: User, holiday: Holiday) -> list[DueDateChange]:
     audit("admin.holiday_removed", actor=actor, target_type="holiday",
           target_id=holiday.day.isoformat(), moved=len(changes))
     return changes
+
+
+# ---------------------------------------------------------------- the deployment
+
+def deployment_settings() -> DeploymentSettings | None:
+    """The saved name, contact details and texts (None until first saved)."""
+    return db.session.get(DeploymentSettings, DeploymentSettings.ONE)
+
+
+def _texts(texts: dict[str, str]) -> dict[str, str]:
+    # Browsers send a textarea's lines ending in CRLF: stored with LF, a text sent back
+    # as it was shown is not a change.
+    cleaned = {code: texts.get(code, "").replace("\r\n", "\n").strip() for code in LANGUAGES}
+    return {code: text for code, text in cleaned.items() if text}
+
+
+def save_deployment(actor: User, *, site_name: str, organisation_name: str,
+                    contact_email: str, contact_phone: str, contact_address: str,
+                    dpo_email: str, privacy_texts: dict[str, str],
+                    accessibility_texts: dict[str, str]) -> list[str]:
+    """Save the deployment's name, contact details and texts; the names of what changed.
+
+    An empty value gives the environment setting back; a language without a text, the
+    built-in page. The audit entry names the fields (a text as ``privacy_texts.ca``),
+    never their values.
+    """
+    require_admin(actor)
+    settings = deployment_settings() or DeploymentSettings(
+        id=DeploymentSettings.ONE, site_name="", organisation_name="", contact_email="",
+        contact_phone="", contact_address="", dpo_email="", privacy_texts={},
+        accessibility_texts={})
+    changed = _changed(settings, {
+        "site_name": site_name.strip(), "organisation_name": organisation_name.strip(),
+        "contact_email": contact_email.strip(), "contact_phone": contact_phone.strip(),
+        "contact_address": contact_address.strip(), "dpo_email": dpo_email.strip()})
+    for name, texts in (("privacy_texts", _texts(privacy_texts)),
+                        ("accessibility_texts", _texts(accessibility_texts))):
+        before = getattr(settings, name)
+        languages = [code for code in LANGUAGES if before.get(code) != texts.get(code)]
+        if languages:
+            setattr(settings, name, texts)  # a new dict: the JSON column sees the change
+            changed += [f"{name}.{code}" for code in languages]
+    if not changed:
+        return []
+    settings.updated_at = clock.now()
+    settings.updated_by_id = actor.id
+    db.session.add(settings)
+    db.session.flush()
+    audit("admin.deployment_changed", actor=actor, target_type="deployment",
+          fields=sorted(changed))
+    deployment.forget()  # this request (or command) shows the new values from now on
+    return sorted(changed)
 
 
 # ---------------------------------------------------------------- staff

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectChoice
 
-from portal import clock, storage
+from portal import clock, deployment, storage
 from portal.cases import service as cases
 from portal.cases.forms import FILE_ERRORS, megabytes
 from portal.extensions import db, limiter
@@ -578,7 +578,7 @@ def feed():
     base = current_app.config["PORTAL"]["BASE_URL"].rstrip("/")
     generator = FeedGenerator()
     generator.id(f"{base}{url_for('ideas.board')}")
-    generator.title(_("Ideas board") + " · " + current_app.config["PORTAL"]["SITE_NAME"])
+    generator.title(_("Ideas board") + " · " + deployment.current().site_name)
     generator.link(href=f"{base}{url_for('ideas.board')}", rel="alternate")
     generator.link(href=f"{base}{url_for('ideas.feed')}", rel="self")
     generator.language(current_language())

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import page_cache, search
+from portal import deployment, markdown, page_cache, search
 from portal.extensions import db
 from portal.i18n import current_language
 from portal.reports import service as reports_service
@@ -41,16 +42,24 @@ def _localised_page(name: str):
     return render_template(f"pages/{name}.{current_language()}.html")
 
 
+def _written_page(name: str, title: str):
+    """The administrator's text for this language (Markdown), else the built-in page."""
+    written = deployment.page_text(name, current_language())
+    if not written:
+        return _localised_page(name)
+    return render_template("pages/written.html", title=title, body=markdown.render(written))
+
+
 @bp.get("/accessibility")
 @page_cache.cached()
 def accessibility():
-    return _localised_page("accessibility")
+    return _written_page("accessibility", _("Accessibility statement"))
 
 
 @bp.get("/privacy")
 @page_cache.cached()
 def privacy():
-    return _localised_page("privacy")
+    return _written_page("privacy", _("Privacy notice"))
 
 
 @bp.get("/contact")

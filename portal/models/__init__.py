@@ -9,6 +9,7 @@ from portal.models.case import (
     Message,
     case_followers,
 )
+from portal.models.deployment import DeploymentSettings
 from portal.models.enums import (
     ArticleStatus,
     CaseEventKind,
@@ -65,6 +66,7 @@ __all__ = [
     "CannedResponse", "Case", "CaseEvent", "CaseEventKind", "CaseGrant", "CaseKind",
     "CaseLink", "CasePriority", "Holiday",
     "CaseStatus", "Category", "Channel", "Comment", "ContactPreference", "Department",
+    "DeploymentSettings",
     "Flag", "Idea", "IdeaCaseLink", "IdeaFollow", "IdeaRevision", "IdeaStatus",
     "IdeaStatusChange", "IdeaVote", "WithdrawalReason", "Message", "OutboxMessage",
     "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",

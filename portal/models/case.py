@@ -158,6 +158,9 @@ class Case(db.Model):
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # When its personal data was erased (the citizen's request, or the retention period
+    # after closing, portal/privacy.py): the case stays for the record, nobody's.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # active_history: moving a case's date must recount the day it leaves, so the old
     # value is loaded when a new one is set (portal/models/rollup.py).

@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from portal import clock, markdown, page_cache
+from portal import clock, deployment, markdown, page_cache
 from portal.extensions import db
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.models import (
@@ -78,7 +78,7 @@ def feed():
     base = current_app.config["PORTAL"]["BASE_URL"].rstrip("/")
     generator = FeedGenerator()
     generator.id(f"{base}{url_for('reports.index')}")
-    generator.title(_("You said, we did") + " · " + current_app.config["PORTAL"]["SITE_NAME"])
+    generator.title(_("You said, we did") + " · " + deployment.current().site_name)
     generator.link(href=f"{base}{url_for('reports.index')}", rel="alternate")
     generator.link(href=f"{base}{url_for('reports.feed')}", rel="self")
     generator.language(current_language())

@@ -1,7 +1,8 @@
 """An administrator in a real browser, by keyboard: add a department with its targets
 (an error first), add a local holiday after seeing what it moves, and a case received
 in that department then gets its due date counted with the holiday; axe-core on the
-administration pages, the staff pages and the audit log (issue 14)."""
+administration pages (the deployment's details too), the staff pages and the audit log
+(issue 14)."""
 
 import pytest
 from sqlalchemy import select
@@ -90,6 +91,22 @@ def test_an_admin_adds_a_department_and_a_holiday_by_keyboard(live_server, page,
     assert_accessible(page)
     page.goto(f"{server.url}/manage/audit/")
     assert "admin.holiday_added" in page.content()
+    assert_accessible(page)
+
+    # The deployment's name, contact details and texts, with an error and then saved.
+    page.goto(f"{server.url}/manage/admin/deployment")
+    assert_accessible(page)
+    _to_field(page, "contact_email", "atencion@")
+    _enter(page)
+    assert page.locator(".error-summary").is_visible()
+    assert page.locator("#contact_email").input_value() == "atencion@"
+    assert_accessible(page)
+    page.fill("#contact_email", "atencion@medioambiente.example")
+    page.fill("#site_name", "Sede de prueba")
+    page.focus("#site_name")
+    _enter(page)
+    assert page.locator(".notice-success").is_visible()
+    assert "Sede de prueba" in page.locator(".site-title").inner_text()
     assert_accessible(page)
 
     with server.app.app_context():

@@ -1,0 +1,1 @@
+"""A person's data rights: erasure, requests at the counter, retention."""
