@@ -47,10 +47,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     deployment.register(app)
     errors.register(app)
     i18n.register(app)
+    # Before the jobs: its after-commit hook settles the files a transaction stored,
+    # and a job (the virus scan) may then move them.
+    storage.register(app)
     jobs.register(app)
     search.register(app)
     security.register(app)
-    storage.register(app)
 
     from portal import cli
 
@@ -65,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> None:
     from portal import config as portal_config
-    from portal.request_limits import DatabaseIdConverter, PortalRequest
+    from portal.request_limits import URL_CONVERTERS, PortalRequest
 
     for folder in ("", "uploads", "outbox", "search"):
         (instance_path / folder).mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,10 @@ def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> Non
         MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
         MAX_FORM_MEMORY_SIZE=settings["MAX_FORM_MEMORY_SIZE"],
         MAX_FORM_PARTS=settings["MAX_FORM_PARTS"],
-        SESSION_COOKIE_NAME="ventanilla_session",
+        # Over HTTPS the __Host- prefix makes browsers refuse the cookie unless it is
+        # Secure, for this host only and for every path: no subdomain can set or read it.
+        SESSION_COOKIE_NAME=("__Host-ventanilla_session" if settings["SESSION_COOKIE_SECURE"]
+                             else "ventanilla_session"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
@@ -102,8 +107,9 @@ def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> Non
     )
     # Werkzeug caps multipart forms only; this request class caps urlencoded ones too.
     app.request_class = PortalRequest
-    # Before the blueprints: every <int:...> in a route is then a possible database id.
-    app.url_map.converters["int"] = DatabaseIdConverter
+    # Before the blueprints: every <int:...> in a route is then a possible database id,
+    # and <reference:...>, <token:...>, <slug:...> have their shapes.
+    app.url_map.converters.update(URL_CONVERTERS)
     if database_url.startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
 

@@ -141,6 +141,28 @@ def retention_command(dry_run: bool) -> None:
                f"{summary['outbox']} sent messages purged; written to the audit log.")
 
 
+@portal_cli.command("scan")
+def scan_command() -> None:
+    """Scan the attachments waiting for the virus scanner (PORTAL_CLAMD_SOCKET)."""
+    from portal import scanning
+
+    if not scanning.enabled():
+        click.echo("No virus scanner is configured (PORTAL_CLAMD_SOCKET): nothing to do.")
+        return
+    totals = {"clean": 0, "infected": 0, "waiting": 0}
+    while True:
+        done = scanning.scan_pending()
+        for key in ("clean", "infected"):
+            totals[key] += done[key]
+        totals["waiting"] = done["waiting"]
+        if done["waiting"] or not (done["clean"] or done["infected"]):
+            break
+    click.echo(f"{totals['clean']} clean, {totals['infected']} withheld in quarantine, "
+               f"{totals['waiting']} still waiting (scanner unavailable).")
+    if totals["waiting"]:
+        sys.exit(1)
+
+
 holidays_cli = AppGroup("holidays", help="Regional and local holidays (días festivos).")
 portal_cli.add_command(holidays_cli)
 

@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "SESSION_COOKIE_SECURE": False,
     "SESSION_LIFETIME_DAYS": 14,
+    # Staff: a second factor (an authenticator app's codes) for every staff account when
+    # set, optional otherwise; and how long a staff session lasts without a request.
+    "STAFF_SECOND_FACTOR_REQUIRED": False,
+    "STAFF_IDLE_MINUTES": 30,
     "PASSWORD_RESET_MAX_AGE": 3600,  # seconds
     # How long the link that confirms the address of a new account works (seconds).
     "EMAIL_CONFIRM_MAX_AGE": 86400,
@@ -80,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_MAX_CASE_BYTES": 25 * 1024 * 1024,
     # Checked files of a form sent back with an error are held this long for its resend.
     "UPLOAD_KEEP_HOURS": 6,
+    # The local socket of a ClamAV daemon (clamd): attachments are served only once it
+    # has found them clean (portal/scanning.py). Empty: no virus scanning.
+    "CLAMD_SOCKET": "",
     # How long the link in a case email opens the case page (a new one: /track).
     "CASE_LINK_MAX_AGE_DAYS": 180,
     # A citizen may say "this did not solve it" this many days after the answer.

@@ -35,7 +35,10 @@ def queue_mail(to_address: str, template: str, locale: str, **context) -> Outbox
     """Render ``mail/<template>`` in ``locale`` and save it for delivery after commit."""
     locale = locale if locale in LANGUAGES else "es"
     with url_context(), force_locale(locale):
-        subject = render_template(f"mail/{template}.subject.txt", **context).strip()
+        # One line: a subject shows what people wrote (an idea's or a report's title, the
+        # site's name), and a line break in it made the message unsendable (the email
+        # package refuses it in a header), so it was never delivered.
+        subject = " ".join(render_template(f"mail/{template}.subject.txt", **context).split())
         body = render_template(f"mail/{template}.txt", **context)
     message = OutboxMessage(to_address=to_address, subject=subject, body_text=body,
                             locale=locale)

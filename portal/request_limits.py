@@ -8,6 +8,10 @@ before the CSRF check could refuse them. Here a urlencoded body gets the same tw
 limits, as a whole: at most ``MAX_FORM_MEMORY_SIZE`` bytes and ``MAX_FORM_PARTS`` fields,
 refused with 413 before it is split.
 
+Every part of a URL is typed (tests/security/test_route_guard.py checks it): a number is
+a database id, and the text parts have converters of their own below, so that text of
+another shape never reaches a view.
+
 A number in a URL or a query becomes a database id. PostgreSQL's ``integer`` stops at
 2,147,483,647 and a larger one makes the query fail (a 500), and Python refuses to
 read numbers of more than 4,300 digits: both are simply "not found" here.
@@ -19,15 +23,29 @@ import io
 from typing import IO
 
 from flask import Request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 MAX_DATABASE_ID = 2**31 - 1  # PostgreSQL integer, the type of our primary keys
 
 
 class CappedFormDataParser(FormDataParser):
-    """Werkzeug's parser, with the form limits applied to urlencoded bodies too."""
+    """Werkzeug's parser, with the form limits applied to urlencoded bodies too, and
+    multipart parts without a readable name refused."""
+
+    def _parse_multipart(self, stream: IO[bytes], mimetype: str, content_length: int | None,
+                         options: dict[str, str]):
+        stream, form, files = super()._parse_multipart(stream, mimetype, content_length,
+                                                       options)
+        if None in form or None in files:
+            # Werkzeug names a part None when its name has a line break in it; nothing
+            # after this expects that (the NUL check in portal.security failed with a
+            # TypeError, a 500), and no browser sends one.
+            for _name, upload in files.items(multi=True):
+                upload.close()  # read already: their temporary files go with them
+            raise BadRequest()
+        return stream, form, files
 
     def _parse_urlencoded(self, stream: IO[bytes], mimetype: str, content_length: int | None,
                           options: dict[str, str]):
@@ -57,6 +75,29 @@ class DatabaseIdConverter(IntegerConverter):
         # Werkzeug refuses (as no match) what is past ``max`` or what int() cannot read.
         kwargs.setdefault("max", MAX_DATABASE_ID)
         super().__init__(map, *args, **kwargs)
+
+
+class ReferenceConverter(BaseConverter):
+    """A case reference as people type it (cases.references.normalise reads it): letters,
+    digits and dashes, ``Q-7K3M-9XQD`` or ``q7k3m9xqd``."""
+
+    regex = r"[0-9A-Za-z][0-9A-Za-z\-]{8,15}"
+
+
+class TokenConverter(BaseConverter):
+    """A signed token from an emailed link (itsdangerous, URL-safe base64 and dots)."""
+
+    regex = r"[0-9A-Za-z_\-.]{16,1024}"
+
+
+class SlugConverter(BaseConverter):
+    """The words of an article's title in its URL (knowledge.service.slugify)."""
+
+    regex = r"[0-9A-Za-z\-]{1,120}"
+
+
+URL_CONVERTERS = {"int": DatabaseIdConverter, "reference": ReferenceConverter,
+                  "token": TokenConverter, "slug": SlugConverter}
 
 
 def whole_number(value: str | None, maximum: int = MAX_DATABASE_ID) -> int | None:

@@ -29,7 +29,7 @@ from portal.models import User
 
 # Columns that are never exported: secrets, and hashes that only serve to find a row.
 SECRET_COLUMNS = {
-    "users": {"password_hash"},
+    "users": {"password_hash", "totp_secret", "recovery_code_hashes"},
     "user_sessions": {"token_hash"},
     "case_grants": {"browser_hash"},
     "cases": {"submission_token"},
@@ -116,8 +116,10 @@ def build_zip(user: User | None, email: str | None = None) -> bytes:
              "account" if user is not None else "address": user.email if user else email,
              "tables": found},
             ensure_ascii=False, indent=2, sort_keys=True))
+        # Only files the virus scanner passed (portal/scanning.py).
         files = [("attachments", row["id"], row["content_hash"], row["original_name"])
-                 for row in found.get("attachments", [])]
+                 for row in found.get("attachments", [])
+                 if row.get("scan_status", "clean") == "clean"]
         files += [("ideas", row["id"], row["image_hash"], row["image_name"] or "image")
                   for row in found.get("ideas", []) if row.get("image_hash")]
         for table, row_id, content_hash, name in files:

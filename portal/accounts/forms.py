@@ -107,3 +107,15 @@ class ChangePasswordForm(FlaskForm):
 class PreferencesForm(FlaskForm):
     display_name = _name_field()
     locale = _language_field()
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        filters=[strip_text],
+        validators=[DataRequired(message=_l("Enter the code.")),
+                    Length(max=20, message=_l("Enter the code.")),
+                    no_control_characters],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "spellcheck": "false",
+                   "autocapitalize": "off"},
+    )

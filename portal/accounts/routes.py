@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
+    abort,
     flash,
     redirect,
     render_template,
@@ -14,11 +15,11 @@ from flask import (
 )
 from flask_babel import format_time
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import clock
-from portal.accounts import export, service
+from portal.accounts import export, second_factor, service
 from portal.accounts.forms import (
     ChangePasswordForm,
     ConfirmEmailForm,
@@ -27,23 +28,37 @@ from portal.accounts.forms import (
     PreferencesForm,
     RegisterForm,
     ResetPasswordForm,
+    SecondFactorForm,
 )
 from portal.audit import audit
 from portal.cases import service as cases
 from portal.extensions import db, limiter, login_manager
 from portal.i18n import current_language
-from portal.security import safe_next_url
+from portal.models import User
+from portal.security import public, safe_next_url, signed_in
 
 bp = Blueprint("accounts", __name__)
 
 # The account whose right password was given before its address was confirmed.
 UNCONFIRMED_KEY = "unconfirmed_user"
+# A staff session ended for being idle (the sign-in page says so, once).
+IDLE_KEY = "signed_out_idle"
+# The password was right; the second factor is still to come: {"uid", "at", "next",
+# "failures"}.
+PENDING_KEY = "second_factor_pending"
+PENDING_SECONDS = 300
+PENDING_FAILURES = 5
+# The secret shown while the person enrols, until a code from it turns it on.
+SETUP_KEY = "second_factor_setup"
 
 
 @login_manager.user_loader
 def _load_user(token: str):
     try:
         return service.load_session(token)
+    except service.IdleSignOut:
+        session[IDLE_KEY] = True  # the sign-in page says why
+        return None
     except SQLAlchemyError:
         # Database down: treat the visitor as signed out so the error page still renders.
         db.session.rollback()
@@ -58,7 +73,13 @@ login_manager.login_message = None  # the sign-in page explains itself
 DRAFT_PREFIX = "draft:"
 
 
-def _sign_in(user) -> None:
+def _landing(user) -> str:
+    if second_factor.needed_for_staff_areas(user):
+        return url_for("accounts.second_factor_setup")
+    return url_for("staff.index") if user.is_staff else url_for("accounts.account")
+
+
+def _sign_in(user, with_second_factor: bool = False) -> None:
     # A fresh session cookie at sign-in defeats session fixation; keep the language and
     # the visitor's unsent drafts (they signed in to send them).
     language = session.get("lang")
@@ -72,12 +93,13 @@ def _sign_in(user) -> None:
         # The cases this browser may open come along under a new key, for the same reason.
         session[cases.BROWSER_SESSION_KEY] = cases.new_browser_key()
         cases.rekey_browser_grants(browser, session[cases.BROWSER_SESSION_KEY])
-    service.start_session(user)
+    service.start_session(user, second_factor=with_second_factor)
     db.session.commit()
     login_user(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 @limiter.limit("10 per minute", methods=["POST"])
 def login():
     next_url = safe_next_url(request.args.get("next"), fallback="")
@@ -105,17 +127,125 @@ def login():
                       "message we sent you when you created the account, or ask for a new "
                       "one.")
         else:
+            if user is not None and second_factor.is_on(user):
+                db.session.commit()
+                session[PENDING_KEY] = {"uid": user.id, "at": clock.now().timestamp(),
+                                        "next": next_url, "failures": 0}
+                return redirect(url_for("accounts.second_factor_code"))
             if user is not None:
                 _sign_in(user)
-                default = url_for("staff.index") if user.is_staff else url_for("accounts.account")
-                return redirect(next_url or default)
+                return redirect(next_url or _landing(user))
             db.session.commit()  # keep the audit record of the failed attempt
             error = _("The email address or password is not right.")
     return render_template("accounts/login.html", form=form, error=error, next_url=next_url,
-                           locked=locked, unconfirmed=unconfirmed)
+                           locked=locked, unconfirmed=unconfirmed,
+                           idle=session.pop(IDLE_KEY, False) and request.method == "GET")
+
+
+def _pending_user():
+    """The account whose password was just given, while its second factor is awaited."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or \
+            clock.now().timestamp() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None, None
+    user = db.session.get(User, pending.get("uid"))
+    if user is None or not user.is_active or not second_factor.is_on(user):
+        session.pop(PENDING_KEY, None)
+        return None, None
+    return user, pending
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public(personal=True)
+@limiter.limit("10 per minute", methods=["POST"])
+def second_factor_code():
+    user, pending = _pending_user()
+    if user is None:
+        flash(_("Sign in again: the time to enter the code ran out."), "error")
+        return redirect(url_for("accounts.login"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        if second_factor.verify(user, form.code.data):
+            _sign_in(user, with_second_factor=True)
+            return redirect(safe_next_url(pending.get("next"), fallback="") or _landing(user))
+        pending["failures"] = pending.get("failures", 0) + 1
+        db.session.commit()  # the audit entry of the failure
+        if pending["failures"] >= PENDING_FAILURES:
+            session.pop(PENDING_KEY, None)
+            flash(_("Too many wrong codes. Sign in again."), "error")
+            return redirect(url_for("accounts.login"))
+        session[PENDING_KEY] = pending
+        form.code.errors.append(_("The code is not right. Enter the code your app shows now, "
+                                  "or one of your recovery codes."))
+    return render_template("accounts/second_factor_code.html", form=form)
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"])
+@signed_in
+def second_factor_setup():
+    """Turn the second factor on (a QR code to scan, then a code from the app), see how
+    many recovery codes are left, renew them or turn it off."""
+    if not current_user.is_staff:
+        abort(404)
+    if second_factor.is_on(current_user):
+        return render_template("accounts/second_factor.html", form=SecondFactorForm(),
+                               required=second_factor.is_required(current_user))
+    secret = second_factor.unseal(session.get(SETUP_KEY)) or second_factor.new_secret()
+    session[SETUP_KEY] = second_factor.seal(secret)
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            codes = second_factor.turn_on(current_user, secret, form.code.data)
+        except second_factor.SecondFactorError:
+            form.code.errors.append(_("The code is not right. Check the time on your phone "
+                                      "and enter the code the app shows now."))
+        else:
+            db.session.commit()
+            session.pop(SETUP_KEY, None)
+            return render_template("accounts/recovery_codes.html", codes=codes, first=True)
+    uri = second_factor.provisioning_uri(current_user, secret)
+    return render_template(
+        "accounts/second_factor_setup.html", form=form,
+        qr=second_factor.qr_code_svg(uri, _("QR code to add this account to your app")),
+        secret=second_factor.grouped(secret),
+        required=second_factor.is_required(current_user))
+
+
+@bp.post("/account/second-factor/recovery-codes")
+@signed_in
+def renew_recovery_codes():
+    if not current_user.is_staff or not second_factor.is_on(current_user):
+        abort(404)
+    codes = second_factor.new_recovery_codes(current_user)
+    db.session.commit()
+    return render_template("accounts/recovery_codes.html", codes=codes)
+
+
+@bp.post("/account/second-factor/off")
+@signed_in
+def second_factor_off():
+    if not current_user.is_staff or not second_factor.is_on(current_user):
+        abort(404)
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            second_factor.turn_off(current_user, form.code.data)
+        except second_factor.SecondFactorError as error:
+            db.session.commit()
+            form.code.errors.append(
+                _("Your administration requires it for staff accounts.")
+                if error.code == "required" else _("The code is not right."))
+        else:
+            db.session.commit()
+            flash(_("The second factor is off."), "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/second_factor.html", form=form,
+                           required=second_factor.is_required(current_user)), 400
 
 
 @bp.post("/logout")
+@public
 def logout():
     if current_user.is_authenticated:
         service.end_session(current_user.session_token)
@@ -132,6 +262,7 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@public
 @limiter.limit("5 per minute", methods=["POST"])
 def register():
     if current_user.is_authenticated:
@@ -148,7 +279,8 @@ def register():
     return render_template("accounts/register.html", form=form)
 
 
-@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+@bp.route("/register/confirm/<token:token>", methods=["GET", "POST"])
+@public(personal=True)
 @limiter.limit("10 per minute", methods=["POST"])
 def confirm_email(token: str):
     # Opening the link only shows the form: confirming takes the password, so a mail
@@ -171,6 +303,7 @@ def confirm_email(token: str):
 
 
 @bp.post("/register/resend")
+@public
 @limiter.limit("5 per minute")
 def resend_confirmation():
     # Offered on the sign-in page after the right password of an unconfirmed account.
@@ -184,6 +317,7 @@ def resend_confirmation():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
+@public
 @limiter.limit("5 per minute", methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
@@ -195,7 +329,8 @@ def forgot_password():
     return render_template("accounts/forgot_password.html", form=form)
 
 
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@bp.route("/password/reset/<token:token>", methods=["GET", "POST"])
+@public(personal=True)
 @limiter.limit("10 per minute", methods=["POST"])
 def reset_password(token: str):
     if service.user_for_reset_token(token) is None:
@@ -211,7 +346,8 @@ def reset_password(token: str):
     return render_template("accounts/reset_password.html", form=form)
 
 
-@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@bp.route("/invitation/<token:token>", methods=["GET", "POST"])
+@public(personal=True)
 @limiter.limit("10 per minute", methods=["POST"])
 def accept_invitation(token: str):
     """A member of staff invited by an administrator chooses a password and comes in."""
@@ -229,7 +365,7 @@ def accept_invitation(token: str):
 
 
 @bp.route("/account", methods=["GET", "POST"])
-@login_required
+@signed_in
 def account():
     form = PreferencesForm(obj=current_user)
     if form.validate_on_submit():
@@ -240,18 +376,19 @@ def account():
         flash(_("Your details have been saved."), "success")
         return redirect(url_for("accounts.account"))
     return render_template("accounts/account.html", form=form,
-                           sessions=service.active_session_count(current_user))
+                           sessions=service.active_session_count(current_user),
+                           history=service.sign_in_history(current_user))
 
 
 @bp.get("/account/data")
-@login_required
+@signed_in
 def data():
     """What the portal holds about the person, and the button that downloads it."""
     return render_template("accounts/data.html")
 
 
 @bp.post("/account/data/download")
-@login_required
+@signed_in
 def download_data():
     """Everything about the signed-in person as a ZIP (GDPR Arts. 15 and 20)."""
     archive = export.build_zip(current_user)
@@ -266,7 +403,7 @@ def download_data():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@signed_in
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -286,7 +423,7 @@ def change_password():
 
 
 @bp.post("/account/sessions/end-others")
-@login_required
+@signed_in
 def end_other_sessions():
     service.end_all_sessions(current_user, keep_token=current_user.session_token)
     db.session.commit()

@@ -19,7 +19,7 @@ from portal.accounts import throttle
 from portal.audit import audit
 from portal.config import LANGUAGES
 from portal.extensions import db
-from portal.models import Department, Role, User, UserSession
+from portal.models import AuditEvent, Department, Role, User, UserSession
 from portal.security import MIN_PASSWORD_LENGTH, hash_password, verify_password
 
 
@@ -296,32 +296,64 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User) -> str:
-    """Open a server-side session for ``user`` and return its raw token (for the cookie)."""
+def start_session(user: User, second_factor: bool = False) -> str:
+    """Open a server-side session for ``user`` and return its raw token (for the cookie);
+    ``second_factor``: the person gave it too (portal/accounts/second_factor.py)."""
     token = secrets.token_urlsafe(32)
     now = clock.now()
     lifetime = timedelta(days=current_app.config["PORTAL"]["SESSION_LIFETIME_DAYS"])
     db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(token),
-                               created_at=now, last_seen_at=now, expires_at=now + lifetime))
+                               created_at=now, last_seen_at=now, expires_at=now + lifetime,
+                               second_factor_at=now if second_factor else None))
     user.last_login_at = now
     user.session_token = token
-    audit("auth.signed_in", actor=user, target_type="user", target_id=user.id)
+    user.session_second_factor = second_factor
+    audit("auth.signed_in", actor=user, target_type="user", target_id=user.id,
+          second_factor=second_factor)
     return token
 
 
+def session_record(token: str) -> UserSession | None:
+    return db.session.scalar(
+        select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+
+
+# A staff session's last request is written at most this often (one write a minute, not
+# one per request), which is as exact as the idle timeout needs.
+SEEN_PRECISION = timedelta(minutes=1)
+
+
+class IdleSignOut(Exception):
+    """A staff session ended by the idle timeout (the sign-in page says so)."""
+
+
 def load_session(token: str) -> User | None:
-    """The user of a live session token, or None if it was revoked or has expired."""
+    """The user of a live session token, or None if it was revoked or has expired.
+
+    A staff session also ends after ``STAFF_IDLE_MINUTES`` without a request
+    (``IdleSignOut``): a staff screen left open at a counter must not stay signed in.
+    """
     if not token:
         return None
-    record = db.session.scalar(
-        select(UserSession).where(UserSession.token_hash == _token_hash(token))
-    )
-    if record is None or record.revoked_at is not None or record.expires_at <= clock.now():
+    record = session_record(token)
+    now = clock.now()
+    if record is None or record.revoked_at is not None or record.expires_at <= now:
         return None
     user = record.user
     if not user.is_active:
         return None
+    if user.is_staff:
+        idle = timedelta(minutes=current_app.config["PORTAL"]["STAFF_IDLE_MINUTES"])
+        if now - record.last_seen_at > idle:
+            record.revoked_at = now
+            audit("auth.idle_signed_out", target_type="user", target_id=user.id)
+            db.session.commit()
+            raise IdleSignOut
+        if now - record.last_seen_at >= SEEN_PRECISION:
+            record.last_seen_at = now
+            db.session.commit()
     user.session_token = token
+    user.session_second_factor = record.second_factor_at is not None
     return user
 
 
@@ -341,6 +373,21 @@ def end_all_sessions(user: User, keep_token: str | None = None) -> None:
     if keep_token:
         query = query.where(UserSession.token_hash != _token_hash(keep_token))
     db.session.execute(query.values(revoked_at=clock.now()))
+
+
+# What the person sees of their own sign-ins on /account (audit entries about them).
+SIGN_IN_ACTIONS = ("auth.signed_in", "auth.failed", "auth.locked", "auth.second_factor_failed",
+                   "auth.idle_signed_out", "auth.password_changed", "auth.password_reset")
+
+
+def sign_in_history(user: User, limit: int = 10) -> list[AuditEvent]:
+    """The latest sign-ins, failed attempts and password changes of ``user``, newest
+    first, with the address each came from (so that one that was not them shows)."""
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.target_type == "user",
+                                 AuditEvent.target_id == str(user.id),
+                                 AuditEvent.action.in_(SIGN_IN_ACTIONS))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)))
 
 
 def active_session_count(user: User) -> int:

@@ -130,9 +130,11 @@ class CheckboxesField(SelectMultipleField):
 
 
 class _StaffAccess(FlaskForm):
+    # Every option is a role, so no required attribute (HTML wants an empty first option
+    # then); the check stays on the server.
     role = SelectField(_l("Role"), choices=[
         SelectChoice(role.value, role.label) for role in (Role.AGENT, Role.MANAGER, Role.ADMIN)],
-        validators=[DataRequired(_l("Choose a role."))])
+        validators=[DataRequired(_l("Choose a role."))], render_kw={"required": False})
     departments = CheckboxesField(_l("Departments"), coerce=int)
 
 

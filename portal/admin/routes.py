@@ -12,6 +12,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from portal import deployment
+from portal.accounts import second_factor
 from portal.admin import service
 from portal.admin.forms import (
     AuditFilterForm,
@@ -26,6 +27,7 @@ from portal.admin.forms import (
 from portal.extensions import db
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.models import Category, Department, Holiday, Role, User
+from portal.request_limits import whole_number
 from portal.security import guard_blueprint
 from portal.sla import spanish_national_holidays
 from portal.stats import tables
@@ -136,7 +138,8 @@ def _save_category(form: CategoryForm, category: Category | None):
 
 @bp.route("/topics/new", methods=["GET", "POST"])
 def new_category():
-    department = db.session.get(Department, request.args.get("department", type=int) or 0)
+    # whole_number: a number past PostgreSQL's integer made the query fail (a 500).
+    department = db.session.get(Department, whole_number(request.args.get("department")) or 0)
     form = _category_form(department=department)
     if form.validate_on_submit():
         try:
@@ -345,6 +348,21 @@ def resend_invitation(user_id: int):
     return redirect(url_for("admin.users"))
 
 
+@bp.post("/users/<int:user_id>/second-factor/reset")
+def reset_second_factor(user_id: int):
+    person = db.session.get(User, user_id)
+    if person is None or person.role not in service.STAFF_ROLES or \
+            person.totp_enabled_at is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    second_factor.reset(current_user, person)
+    db.session.commit()
+    flash(_("The second factor of %(name)s has been reset. Their sessions have ended.",
+            name=person.display_name), "success")
+    return redirect(url_for("admin.edit_user", user_id=person.id))
+
+
 # ---------------------------------------------------------------- the audit log
 
 def _audit_filters():
@@ -363,7 +381,7 @@ def _audit_filters():
 def log():
     """Who did what, to which object, when: newest first, 50 at a time."""
     form, filters = _audit_filters()
-    before = request.args.get("before", type=int)
+    before = whole_number(request.args.get("before"))  # an id: past PostgreSQL's integer, a 500
     events = service.audit_events(current_user, filters, before) if filters is not None \
         else []
     args = {key: value for key, value in request.args.items() if key != "before" and value}

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +40,8 @@ from portal.extensions import db, limiter
 from portal.forms import uploaded_files
 from portal.i18n import current_language
 from portal.knowledge import service as knowledge
-from portal.models import CaseKind, Idea
+from portal.models import CaseKind, Idea, ScanStatus
+from portal.security import public, signed_in
 
 bp = Blueprint("cases", __name__)
 
@@ -100,6 +101,7 @@ INTAKE_CACHED_ARGS = frozenset({"kind", "subject", "lang"})
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
+@public
 # The empty form is kept for anonymous visitors, its tokens made afresh per response;
 # not with other arguments (?related= shows a case only this browser may see). Above
 # the limits, which count POSTs only: a kept form is served without evaluating them.
@@ -197,7 +199,8 @@ def _submit(form, kind: CaseKind, held: list[storage.KeptFile]):
     return case
 
 
-@bp.get("/cases/<reference>/submitted")
+@bp.get("/cases/<reference:reference>/submitted")
+@public(personal=True)
 def submitted(reference: str):
     case = _visible_case_or_404(reference)
     first_days, _resolution_days, calendar_days = service.targets_for(case.department)
@@ -207,7 +210,8 @@ def submitted(reference: str):
 
 # ---------------------------------------------------------------- the case page
 
-@bp.get("/cases/<reference>")
+@bp.get("/cases/<reference:reference>")
+@public(personal=True)
 def view_case(reference: str):
     token = request.args.get("access")
     if token is not None:
@@ -265,7 +269,8 @@ def _act(reference: str, form_key: str, form_class, action, success: str, anchor
     return _render_case(case, status=400, **{f"{form_key}_form": form})
 
 
-@bp.post("/cases/<reference>/reply")
+@bp.post("/cases/<reference:reference>/reply")
+@public(personal=True)
 @limiter.limit("30 per hour")
 def reply(reference: str):
     case = _visible_case_or_404(reference)
@@ -289,21 +294,24 @@ def reply(reference: str):
     return _render_case(case, status=400, reply_form=form, held=held)
 
 
-@bp.post("/cases/<reference>/rate")
+@bp.post("/cases/<reference:reference>/rate")
+@public(personal=True)
 def rate(reference: str):
     return _act(reference, "rating", RatingForm, lambda case, form: service.rate_case(
         case, int(form.score.data), form.comment.data or "", author=_author()),
         _("Thank you for rating the answer."))
 
 
-@bp.post("/cases/<reference>/reopen")
+@bp.post("/cases/<reference:reference>/reopen")
+@public(personal=True)
 def reopen(reference: str):
     return _act(reference, "reopen", ReopenForm, lambda case, form: service.reopen_case(
         case, form.reason.data, author=_author()),
         _("Your case is open again. We will answer you."))
 
 
-@bp.post("/cases/<reference>/consent")
+@bp.post("/cases/<reference:reference>/consent")
+@public(personal=True)
 def withdraw_consent(reference: str):
     """The citizen takes back the permission to publish their case in the knowledge base."""
     case = _visible_case_or_404(reference)
@@ -320,12 +328,13 @@ def withdraw_consent(reference: str):
     return redirect(url_for("cases.view_case", reference=case.reference, _anchor="publishing"))
 
 
-@bp.get("/cases/<reference>/files/<int:attachment_id>")
+@bp.get("/cases/<reference:reference>/files/<int:attachment_id>")
+@public(personal=True)
 def download(reference: str, attachment_id: int):
     case = _visible_case_or_404(reference)
     attachment = service.attachment_of(case, attachment_id)
-    if attachment is None:
-        abort(404)
+    if attachment is None or attachment.scan_status is not ScanStatus.CLEAN:
+        abort(404)  # not scanned yet, or withheld: never served
     response = send_file(storage.path_for(attachment.content_hash),
                          mimetype=attachment.content_type, as_attachment=True,
                          download_name=attachment.original_name, max_age=0)
@@ -336,6 +345,7 @@ def download(reference: str, attachment_id: int):
 # ---------------------------------------------------------------- tracking
 
 @bp.route("/track", methods=["GET", "POST"])
+@public
 @limiter.limit("10 per hour", methods=["POST"])
 @limiter.limit("5 per hour", methods=["POST"],
                key_func=lambda: "track-email:" + request.form.get("email", "").strip().lower())
@@ -350,7 +360,7 @@ def track():
 
 
 @bp.get("/account/cases")
-@login_required
+@signed_in
 def my_cases():
     ideas = db.session.scalars(
         select(Idea).where(Idea.author_id == current_user.id).order_by(Idea.created_at.desc())

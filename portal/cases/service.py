@@ -15,7 +15,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import exists, or_, select, update
 
-from portal import clock, mail, sla, storage
+from portal import clock, jobs, mail, scanning, sla, storage
 from portal.audit import audit
 from portal.cases import references
 from portal.extensions import db
@@ -176,8 +176,10 @@ def _attach(case: Case, files: list[storage.CleanFile], message: Message | None 
             raise CaseError("storage_unavailable", field="attachments") from None
         attachment = Attachment(content_hash=content_hash, original_name=item.original_name,
                                 content_type=item.content_type, size=item.size,
-                                message=message)
+                                message=message, scan_status=scanning.new_status())
         case.attachments.append(attachment)
+    if files and scanning.enabled():
+        jobs.after_commit_collect(scanning.scan_pending, "attachments")
 
 
 def record_event(case: Case, kind: CaseEventKind, actor: User | None = None, from_value: str = "",

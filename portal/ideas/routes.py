@@ -47,7 +47,7 @@ from portal.markdown import linkify
 from portal.models import Case, Comment, Department, IdeaStatus, Role, WithdrawalReason
 from portal.permissions import PermissionDenied
 from portal.request_limits import whole_number
-from portal.security import guard_blueprint
+from portal.security import guard_blueprint, public
 
 bp = Blueprint("ideas", __name__)
 bp.add_app_template_filter(linkify, "linkify")
@@ -101,6 +101,7 @@ def _idea_or_404(idea_id: int):
 # ---------------------------------------------------------------- the board
 
 @bp.get("/ideas")
+@public
 def board():
     form = BoardForm(request.args)
     form.department.choices = _department_choices(_("All departments"))
@@ -142,6 +143,7 @@ def _age_trending_after_this_response() -> None:
 # ---------------------------------------------------------------- proposing
 
 @bp.route("/ideas/new", methods=["GET", "POST"])
+@public(personal=True)
 @limiter.limit("10 per hour", methods=["POST"], key_func=_user_key)
 def new():
     form = IdeaForm()
@@ -248,6 +250,7 @@ def _render_idea(idea, comment_form=None, flag_form=None, status=200):
 
 
 @bp.get("/ideas/<int:idea_id>")
+@public
 def idea(idea_id: int):
     item = _idea_or_404(idea_id)
     if item.duplicate_of is not None and service.can_view(item.duplicate_of, _user()):
@@ -258,6 +261,7 @@ def idea(idea_id: int):
 
 
 @bp.get("/ideas/<int:idea_id>/history")
+@public
 def history(idea_id: int):
     """A merged idea's own page (its redirect skips it): its text and its history."""
     item = _idea_or_404(idea_id)
@@ -265,6 +269,7 @@ def history(idea_id: int):
 
 
 @bp.get("/ideas/<int:idea_id>/image")
+@public
 def image(idea_id: int):
     item = _idea_or_404(idea_id)
     if not item.image_hash:
@@ -286,6 +291,7 @@ def _signed_in_post():
 
 
 @bp.post("/ideas/<int:idea_id>/support")
+@public
 @limiter.limit("60 per hour", key_func=_user_key)
 def support(idea_id: int):
     item = _idea_or_404(idea_id)
@@ -304,6 +310,7 @@ def support(idea_id: int):
 
 
 @bp.post("/ideas/<int:idea_id>/unsupport")
+@public
 @limiter.limit("60 per hour", key_func=_user_key)
 def unsupport(idea_id: int):
     item = _idea_or_404(idea_id)
@@ -316,6 +323,7 @@ def unsupport(idea_id: int):
 
 
 @bp.post("/ideas/<int:idea_id>/follow")
+@public
 @limiter.limit("60 per hour", key_func=_user_key)
 def follow(idea_id: int):
     item = _idea_or_404(idea_id)
@@ -329,6 +337,7 @@ def follow(idea_id: int):
 
 
 @bp.post("/ideas/<int:idea_id>/unfollow")
+@public
 @limiter.limit("60 per hour", key_func=_user_key)
 def unfollow(idea_id: int):
     item = _idea_or_404(idea_id)
@@ -341,6 +350,7 @@ def unfollow(idea_id: int):
 
 
 @bp.post("/ideas/<int:idea_id>/comments")
+@public
 @limiter.limit("30 per hour", key_func=_user_key)
 def comment(idea_id: int):
     item = _idea_or_404(idea_id)
@@ -378,12 +388,14 @@ def _flag(item, comment=None):
 
 
 @bp.route("/ideas/<int:idea_id>/flag", methods=["GET", "POST"])
+@public(personal=True)
 @limiter.limit("20 per hour", methods=["POST"], key_func=_user_key)
 def flag_idea(idea_id: int):
     return _flag(_idea_or_404(idea_id))
 
 
 @bp.route("/ideas/<int:idea_id>/comments/<int:comment_id>/flag", methods=["GET", "POST"])
+@public(personal=True)
 @limiter.limit("20 per hour", methods=["POST"], key_func=_user_key)
 def flag_comment(idea_id: int, comment_id: int):
     item = _idea_or_404(idea_id)
@@ -396,6 +408,7 @@ def flag_comment(idea_id: int, comment_id: int):
 # ---------------------------------------------------------------- the author's
 
 @bp.route("/ideas/<int:idea_id>/edit", methods=["GET", "POST"])
+@public(personal=True)
 def edit(idea_id: int):
     item = _idea_or_404(idea_id)
     if not service.can_edit(item, _user()):
@@ -415,6 +428,7 @@ def edit(idea_id: int):
 
 
 @bp.route("/ideas/<int:idea_id>/withdraw", methods=["GET", "POST"])
+@public(personal=True)
 def withdraw(idea_id: int):
     item = _idea_or_404(idea_id)
     if not service.can_withdraw(item, _user()):
@@ -430,7 +444,8 @@ def withdraw(idea_id: int):
     return render_template("ideas/withdraw.html", idea=item, form=form)
 
 
-@bp.route("/ideas/moved-support/<token>", methods=["GET", "POST"])
+@bp.route("/ideas/moved-support/<token:token>", methods=["GET", "POST"])
+@public(personal=True)
 def moved_support(token: str):
     """The link in "your support was moved": one button takes it back, no sign-in."""
     found = service.moved_support(token)
@@ -571,6 +586,7 @@ FEED_ENTRIES = 50
 
 
 @bp.get("/ideas/feed.atom")
+@public
 def feed():
     """New ideas and status changes of board ideas, newest first (Atom)."""
     from feedgen.feed import FeedGenerator

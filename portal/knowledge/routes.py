@@ -23,7 +23,7 @@ from portal.knowledge.tags import tag_label
 from portal.models import Article, ArticleFeedback, ArticleStatus, Department, Role, Tag
 from portal.request_limits import whole_number
 from portal.search.base import SearchQuery
-from portal.security import guard_blueprint
+from portal.security import guard_blueprint, public
 from portal.staff import service as staff
 
 bp = Blueprint("knowledge", __name__)
@@ -78,6 +78,7 @@ def _tag_labels(slugs: list[str]) -> dict[str, str]:
 # ---------------------------------------------------------------- public
 
 @bp.get("/kb")
+@public
 @page_cache.cached()
 def index():
     form = SearchForm(request.args)
@@ -106,7 +107,8 @@ def index():
 
 
 @bp.get("/kb/<int:article_id>", defaults={"slug": None})
-@bp.get("/kb/<int:article_id>/<slug>")
+@public
+@bp.get("/kb/<int:article_id>/<slug:slug>")
 # ?from=: a suggestion opened from a form being written, counted once per visit.
 @page_cache.cached(unless=lambda: bool(request.args.get("from")))
 def article(article_id: int, slug: str | None):
@@ -126,6 +128,7 @@ def article(article_id: int, slug: str | None):
 
 
 @bp.post("/kb/<int:article_id>/feedback")
+@public
 @limiter.limit("20 per hour")
 def feedback(article_id: int):
     item = db.session.get(Article, article_id)
@@ -145,6 +148,7 @@ def feedback(article_id: int):
 
 
 @bp.get("/kb/suggest")
+@public
 @limiter.limit("120 per minute")
 def suggest():
     """An HTML fragment for the suggestion panel (progressive enhancement)."""
@@ -165,6 +169,9 @@ def _article_form(obj=None) -> ArticleForm:
         for department in db.session.scalars(select(Department).order_by(Department.slug))]
     if obj is not None and not form.is_submitted():
         form.department.data = str(obj.department_id or "")
+    if obj is not None and not isinstance(form.tags.data, str):
+        # WTForms fills the field from the article's Tag rows when the form does not
+        # send it (a post without the field was a 500): as the text the field shows.
         form.tags.data = ", ".join(tag.label for tag in obj.tags)
     return form
 
@@ -210,7 +217,7 @@ def new():
                            translation_of=translation_of, case=None, redacted=[])
 
 
-@staff_bp.route("/from-case/<reference>", methods=["GET", "POST"])
+@staff_bp.route("/from-case/<reference:reference>", methods=["GET", "POST"])
 def from_case(reference: str):
     try:
         case = staff.get_case(current_user, references.normalise(reference))

@@ -7,10 +7,11 @@ from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import deployment, markdown, page_cache, search
+from portal import deployment, markdown, page_cache, scanning, search
 from portal.extensions import db
 from portal.i18n import current_language
 from portal.reports import service as reports_service
+from portal.security import public
 
 bp = Blueprint("main", __name__)
 # The page cache belongs to the app; it is set up with the blueprint that serves the
@@ -31,6 +32,7 @@ def _feature_links() -> dict[str, str | None]:
 
 
 @bp.get("/")
+@public
 @page_cache.cached()
 def index():
     reports = reports_service.latest_for_home()
@@ -51,24 +53,28 @@ def _written_page(name: str, title: str):
 
 
 @bp.get("/accessibility")
+@public
 @page_cache.cached()
 def accessibility():
     return _written_page("accessibility", _("Accessibility statement"))
 
 
 @bp.get("/privacy")
+@public
 @page_cache.cached()
 def privacy():
     return _written_page("privacy", _("Privacy notice"))
 
 
 @bp.get("/contact")
+@public
 @page_cache.cached()
 def contact():
     return _localised_page("contact")
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))
@@ -83,10 +89,17 @@ def healthz():
     search_status = {**search_status, "index": search_status["status"],
                      "status": "degraded" if degraded else "ok"}
     healthy = database["status"] == "ok"
+    # Uploads wait (and are never served) while the virus scanner cannot be reached:
+    # degraded too, not an outage.
+    scanner = {"status": "off"}
+    if scanning.enabled():
+        scanner = {"status": "ok" if scanning.ping() else "unavailable"}
+        degraded = degraded or scanner["status"] != "ok"
     body = {
         "status": ("degraded" if degraded else "ok") if healthy else "unavailable",
         "database": database,
         "search": search_status,
+        "scanner": scanner,
         "jobs": {"backend": "in-process", "status": "ok"},
     }
     response = jsonify(body)

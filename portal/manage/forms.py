@@ -51,7 +51,10 @@ class DashboardForm(FlaskForm):
 class ThemeForm(FlaskForm):
     """Name a suggested theme, add it to a named one, or stop suggesting it."""
 
-    term = SelectField(_l("Suggested theme"), validators=[DataRequired(_l("Choose a theme."))])
+    # Every option is a theme, so no required attribute (HTML wants an empty first option
+    # then); the check stays on the server.
+    term = SelectField(_l("Suggested theme"), validators=[DataRequired(_l("Choose a theme."))],
+                       render_kw={"required": False})
     action = RadioField(_l("What to do with it"), default="name", choices=[
         SelectChoice("name", _l("Name it, and follow it from period to period")),
         SelectChoice("merge", _l("Add it to a named theme")),
@@ -61,11 +64,11 @@ class ThemeForm(FlaskForm):
     name = StringField(_l("Name"), filters=[strip_text],
                        validators=[Length(max=120), no_control_characters])
     theme = SelectField(_l("Named theme"), filters=[strip_text], default="")
-    # The dashboard to come back to.
-    period = HiddenField()
-    start = HiddenField()
-    end = HiddenField()
-    department = HiddenField()
+    # The dashboard to come back to (ids of their own: the dashboard's form is on the page).
+    period = HiddenField(id="theme-period")
+    start = HiddenField(id="theme-start")
+    end = HiddenField(id="theme-end")
+    department = HiddenField(id="theme-department")
 
     def validate_name(self, field):
         if self.action.data == "name" and not field.data:

@@ -42,8 +42,16 @@ def _dashboard_page(args, theme_form: ThemeForm | None = None, status: int = 200
 def _theme_choices(form: ThemeForm, found: themes.Themes) -> None:
     form.term.choices = [SelectChoice(theme.term, f"{theme.label} ({theme.count})")
                          for theme in found.rising]
-    form.theme.choices = [SelectChoice("", _("Choose…"))] + [
-        SelectChoice(str(item.theme.id), item.theme.name) for item in found.named]
+    if found.named:
+        form.theme.choices = [SelectChoice("", _("Choose…"))] + [
+            SelectChoice(str(item.theme.id), item.theme.name) for item in found.named]
+    elif form.theme is not None:  # (None: done already, for the page showing it back)
+        # Nothing to add it to, and the page shows no list of named themes: "merge"
+        # chosen anyway gave an error for a field that was not there. Without the field
+        # (and its check), "merge" is a choice not offered, an error on the choice.
+        form.action.choices = [choice for choice in form.action.choices
+                               if choice.value != "merge"]
+        del form.theme
 
 
 @bp.post("/themes")

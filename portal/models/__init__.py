@@ -25,6 +25,7 @@ from portal.models.enums import (
     OutboxStatus,
     ReportStatus,
     Role,
+    ScanStatus,
     WithdrawalReason,
 )
 from portal.models.idea import (
@@ -72,6 +73,7 @@ __all__ = [
     "OutboxStatus", "Report", "ReportStatus", "Role", "SearchPending", "SuggestionOpen",
     "SignInThrottle", "Tag", "User", "UserSession",
     "Commitment", "CommitmentStatus", "CommitmentUpdate", "Milestone", "StatsSnapshot", "Theme",
-    "DailyCases", "DailyTimes", "DirtyDay", "DataRequest", "DataRequestChannel", "DataRequestKind",
+    "DailyCases", "DailyTimes", "DirtyDay", "ScanStatus", "DataRequest",
+    "DataRequestChannel", "DataRequestKind",
     "case_followers", "report_articles", "report_cases", "report_ideas", "user_departments",
 ]

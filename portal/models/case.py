@@ -30,6 +30,7 @@ from portal.models.enums import (
     CaseStatus,
     Channel,
     ContactPreference,
+    ScanStatus,
 )
 from portal.models.organisation import Category, Department
 from portal.models.types import UTCDateTime, enum_column
@@ -254,6 +255,10 @@ class Attachment(db.Model):
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column()
+    # Served only once clean (portal/scanning.py): with a virus scanner configured a new
+    # file waits as "pending" until it has answered.
+    scan_status: Mapped[ScanStatus] = mapped_column(enum_column(ScanStatus),
+                                                    default=ScanStatus.CLEAN, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     case: Mapped[Case] = relationship(back_populates="attachments")

@@ -311,3 +311,17 @@ class DataRequestChannel(StrEnum):
         return {DataRequestChannel.ACCOUNT: _l("From their account"),
                 DataRequestChannel.LINK: _l("By an emailed link"),
                 DataRequestChannel.COUNTER: _l("At the counter")}[self]
+
+
+class ScanStatus(StrEnum):
+    """What the virus scanner (portal/scanning.py) said of an attachment."""
+
+    CLEAN = "clean"  # scanned clean, or no scanner configured
+    PENDING = "pending"  # waiting for the scanner: kept, never served
+    INFECTED = "infected"  # held in quarantine, never served
+
+    @property
+    def label(self):
+        return {ScanStatus.CLEAN: _l("Checked"),
+                ScanStatus.PENDING: _l("Being checked for viruses"),
+                ScanStatus.INFECTED: _l("Withheld: a virus was found in it")}[self]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import JSON, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal import clock
@@ -42,6 +42,14 @@ class User(db.Model):
     # Set when the person opened the confirmation link sent to ``email``: until then
     # the account cannot sign in, and the address is not taken as theirs.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The second factor (portal/accounts/second_factor.py): the TOTP secret, encrypted
+    # with a key derived from the app's secret key; when it was turned on; the last time
+    # step a code was accepted for (a code works once); hashes of the unused recovery
+    # codes.
+    totp_secret: Mapped[str] = mapped_column(String(255), default="")
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int] = mapped_column(default=0)
+    recovery_code_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     departments: Mapped[list[Department]] = relationship(
         secondary=user_departments, order_by=Department.slug
@@ -51,8 +59,10 @@ class User(db.Model):
     # these three make a User usable as current_user.
     is_authenticated = True
     is_anonymous = False
-    # The raw token of the session this request belongs to; never stored.
+    # The raw token of the session this request belongs to; never stored. And whether
+    # that session gave the second factor.
     session_token = None
+    session_second_factor = False
 
     def get_id(self) -> str | None:
         return self.session_token
@@ -88,6 +98,9 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the browser gave the second factor; None: the password alone (staff areas
+    # then ask for it where it is on or required).
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
 

@@ -18,7 +18,7 @@ from flask import (
 from flask import session as browser_session
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal import clock, mail
@@ -36,7 +36,7 @@ from portal.privacy.forms import (
     CounterRequestForm,
     DeleteAccountForm,
 )
-from portal.security import guard_blueprint, verify_password
+from portal.security import guard_blueprint, public, signed_in, verify_password
 from portal.stats.periods import local_midnight, today
 
 bp = Blueprint("privacy", __name__)
@@ -60,7 +60,7 @@ def _zip_response(archive: bytes) -> Response:
 # ---------------------------------------------------------------- the account
 
 @bp.route("/account/delete", methods=["GET", "POST"])
-@login_required
+@signed_in
 def delete_account():
     if current_user.is_staff:
         # Staff answers are the administration's record: an administrator closes a
@@ -103,6 +103,7 @@ def _address_for(token: str) -> str:
 
 
 @bp.route("/track/data", methods=["GET", "POST"])
+@public
 @limiter.limit("10 per hour", methods=["POST"])
 @limiter.limit("5 per hour", methods=["POST"],
                key_func=lambda: "data-email:" + request.form.get("email", "").strip().lower())
@@ -122,7 +123,8 @@ def guest_request():
     return render_template("privacy/guest_request.html", form=form)
 
 
-@bp.get("/track/data/<token>")
+@bp.get("/track/data/<token:token>")
+@public(personal=True)
 def guest_data(token: str):
     email = _address_for(token)
     return render_template("privacy/guest_data.html", token=token, email=email,
@@ -130,7 +132,8 @@ def guest_data(token: str):
                            holdings=service.holdings(email), form=ConfirmErasureForm())
 
 
-@bp.post("/track/data/<token>/download")
+@bp.post("/track/data/<token:token>/download")
+@public(personal=True)
 def guest_download(token: str):
     email = _address_for(token)
     if accounts.find_user_by_email(email) is not None:
@@ -145,7 +148,8 @@ def guest_download(token: str):
     return _zip_response(archive)
 
 
-@bp.post("/track/data/<token>/erase")
+@bp.post("/track/data/<token:token>/erase")
+@public(personal=True)
 def guest_erase(token: str):
     email = _address_for(token)
     if accounts.find_user_by_email(email) is not None:

@@ -34,7 +34,7 @@ from portal.models import (
 )
 from portal.reports import service
 from portal.reports.forms import CommitmentUpdateForm, MilestoneForm, ReportForm, WithdrawForm
-from portal.security import guard_blueprint
+from portal.security import guard_blueprint, public
 from portal.stats import figures
 
 bp = Blueprint("reports", __name__)
@@ -48,6 +48,7 @@ PICKERS = ("ideas", "cases", "articles")  # each with a <singular>_query search 
 # ---------------------------------------------------------------- public
 
 @bp.get("/reports")
+@public
 @page_cache.cached()
 def index():
     reports = service.published()
@@ -56,6 +57,7 @@ def index():
 
 
 @bp.get("/reports/<int:report_id>")
+@public
 @page_cache.cached()
 def report(report_id: int):
     item = service.public_report(report_id) or abort(404)
@@ -71,6 +73,7 @@ def _render_report(template: str, item: Report, **context):
 
 
 @bp.get("/reports/feed.atom")
+@public
 def feed():
     """Published reports and their commitment updates, newest first (Atom)."""
     from feedgen.feed import FeedGenerator

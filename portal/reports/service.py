@@ -36,6 +36,7 @@ from portal.models import (
     User,
 )
 from portal.permissions import PermissionDenied
+from portal.request_limits import whole_number
 from portal.stats import figures
 
 PICKER_LIMIT = 10
@@ -135,7 +136,9 @@ def find_ideas(text: str) -> list[Idea]:
         return []
     query = select(Idea).where(Idea.public.is_(True))
     if text.lstrip("#").isdigit():
-        query = query.where(Idea.id == int(text.lstrip("#")))
+        # whole_number: "²" is a digit that int() refuses, and a number past PostgreSQL's
+        # integer made the query fail (both a 500); neither is an idea's number.
+        query = query.where(Idea.id == (whole_number(text.lstrip("#")) or 0))
     else:
         query = query.where(_words(Idea.title, text))
     return list(db.session.scalars(query.order_by(Idea.vote_count.desc(), Idea.id.desc())

@@ -62,8 +62,11 @@ class StaffReplyForm(_Versioned):
                                   "reply (the clock stops)"))
 
 
+# The case page shows every form of this module at once: a field that shares its name
+# with another form's has an id of its own, so that each label and error link finds it.
 class NoteForm(_Versioned):
-    body = _text(_l("Internal note"), BODY_MAX, _l("Write the note."), multiline=True)
+    body = _text(_l("Internal note"), BODY_MAX, _l("Write the note."), multiline=True,
+                 id="note-body")
 
 
 class StatusForm(_Versioned):
@@ -89,16 +92,17 @@ class TransferForm(_Versioned):
     department = SelectField(_l("Transfer to"),
                              validators=[DataRequired(message=_l("Choose a department."))])
     reason = _text(_l("Why? (the citizen is told which department has it now)"), 2000,
-                   _l("Give a reason for the transfer."), multiline=True)
+                   _l("Give a reason for the transfer."), multiline=True, id="transfer-reason")
 
 
 class MergeForm(_Versioned):
     target = StringField(_l("Merge into case (reference)"), filters=[strip_text],
                          validators=[DataRequired(message=_l("Enter the reference of the "
                                                              "case to merge into.")),
-                                     Length(max=20)])
+                                     Length(max=20)], id="merge-target")
     reason = StringField(_l("Reason (optional)"), filters=[strip_text],
-                         validators=[Optional(), Length(max=300), no_control_characters])
+                         validators=[Optional(), Length(max=300), no_control_characters],
+                         id="merge-reason")
 
 
 class LinkForm(_Versioned):
@@ -107,9 +111,10 @@ class LinkForm(_Versioned):
     target = StringField(_l("Related case (reference)"), filters=[strip_text],
                          validators=[DataRequired(message=_l("Enter the reference of the "
                                                              "related case.")),
-                                     Length(max=20)])
+                                     Length(max=20)], id="link-target")
     reason = StringField(_l("Reason (optional)"), filters=[strip_text],
-                         validators=[Optional(), Length(max=300), no_control_characters])
+                         validators=[Optional(), Length(max=300), no_control_characters],
+                         id="link-reason")
 
 
 class RecordCaseForm(CaseForm):

@@ -34,9 +34,11 @@ from portal.models import (
     Channel,
     Department,
     Role,
+    ScanStatus,
     User,
 )
 from portal.models.enums import label_of
+from portal.request_limits import whole_number
 from portal.security import guard_blueprint
 from portal.staff import service
 from portal.staff.forms import (
@@ -199,7 +201,7 @@ def _render_case(case, http_status=200, stale=None, held=(), **forms):
     ), http_status
 
 
-@bp.get("/cases/<reference>")
+@bp.get("/cases/<reference:reference>")
 def case(reference: str):
     case = _case_or_404(reference)
     if case.merged_into is not None:
@@ -226,8 +228,10 @@ def _act(reference: str, form_key: str, form_class, action, success: str):
         held, refused = _hold_files(form)
     if not request.form.get("remove_kept") and form.validate_on_submit() and not refused:
         try:
+            # whole_number: the events since an id past PostgreSQL's integer (a page
+            # that was tampered with) made the query fail, a 500 instead of a 409.
             action(case, form, version=as_int(form.version.data),
-                   since_event_id=as_int(form.last_event.data))
+                   since_event_id=whole_number(form.last_event.data))
             db.session.commit()
         except service.StaleCase as error:
             db.session.rollback()
@@ -257,7 +261,7 @@ def _hold_files(form):
     return held, refused
 
 
-@bp.post("/cases/<reference>/reply")
+@bp.post("/cases/<reference:reference>/reply")
 def reply(reference: str):
     return _act(reference, "reply", StaffReplyForm, lambda case, form, **lock:
                 service.reply_to_citizen(current_user, case, form.body.data,
@@ -266,14 +270,14 @@ def reply(reference: str):
                 _("Your reply has been sent to the citizen."))
 
 
-@bp.post("/cases/<reference>/note")
+@bp.post("/cases/<reference:reference>/note")
 def note(reference: str):
     return _act(reference, "note", NoteForm, lambda case, form, **lock:
                 service.add_note(current_user, case, form.body.data, **lock),
                 _("Internal note added."))
 
 
-@bp.post("/cases/<reference>/status")
+@bp.post("/cases/<reference:reference>/status")
 def status(reference: str):
     return _act(reference, "status", StatusForm, lambda case, form, **lock:
                 service.set_status(current_user, case, CaseStatus(form.status.data),
@@ -288,14 +292,14 @@ def _assignee(value: str):
     return db.session.get(User, user_id) if user_id else None
 
 
-@bp.post("/cases/<reference>/assign")
+@bp.post("/cases/<reference:reference>/assign")
 def assign(reference: str):
     return _act(reference, "assign", AssignForm, lambda case, form, **lock:
                 service.assign(current_user, case, _assignee(form.assignee.data), **lock),
                 _("Assignment changed."))
 
 
-@bp.post("/cases/<reference>/priority")
+@bp.post("/cases/<reference:reference>/priority")
 def priority(reference: str):
     return _act(reference, "priority", PriorityForm, lambda case, form, **lock:
                 service.set_priority(current_user, case, CasePriority(form.priority.data),
@@ -303,7 +307,7 @@ def priority(reference: str):
                 _("Priority changed."))
 
 
-@bp.post("/cases/<reference>/transfer")
+@bp.post("/cases/<reference:reference>/transfer")
 def transfer(reference: str):
     response = _act(reference, "transfer", TransferForm, lambda case, form, **lock:
                     service.transfer(current_user, case,
@@ -320,7 +324,7 @@ def transfer(reference: str):
     return response
 
 
-@bp.post("/cases/<reference>/merge")
+@bp.post("/cases/<reference:reference>/merge")
 def merge(reference: str):
     return _act(reference, "merge", MergeForm, lambda case, form, **lock: service.merge(
         current_user, case, _case_by_reference(form.target.data), form.reason.data or "",
@@ -335,19 +339,20 @@ def _case_by_reference(reference: str):
     return target
 
 
-@bp.post("/cases/<reference>/link")
+@bp.post("/cases/<reference:reference>/link")
 def link(reference: str):
     return _act(reference, "link", LinkForm, lambda case, form, **lock: service.link_cases(
         current_user, case, _case_by_reference(form.target.data), form.reason.data or "",
         **lock), _("The cases are now linked as related."))
 
 
-@bp.get("/cases/<reference>/files/<int:attachment_id>")
+@bp.get("/cases/<reference:reference>/files/<int:attachment_id>")
 def download(reference: str, attachment_id: int):
     case = _case_or_404(reference)
     attachment = db.session.get(cases.Attachment, attachment_id)
-    if attachment is None or attachment.case_id != case.id:
-        abort(404)
+    if attachment is None or attachment.case_id != case.id or \
+            attachment.scan_status is not ScanStatus.CLEAN:
+        abort(404)  # not scanned yet, or withheld: never served
     response = send_file(storage.path_for(attachment.content_hash),
                          mimetype=attachment.content_type, as_attachment=True,
                          download_name=attachment.original_name, max_age=0)

@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 
 from portal.dates import monthformat
 from portal.i18n import current_language
-from portal.stats import public
+from portal.security import public
+from portal.stats import public as public_figures
 from portal.stats.tables import bars, cell_html, format_figure
 
 bp = Blueprint("stats", __name__)
@@ -19,8 +20,9 @@ bp.add_app_template_filter(format_figure, "figure")
 
 
 @bp.get("/stats")
+@public
 def index():
-    data = public.current()
+    data = public_figures.current()
     language = current_language()
     departments = data["departments"]
     for item in departments:
