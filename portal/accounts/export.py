@@ -21,6 +21,7 @@ import zipfile
 from datetime import date, datetime
 from typing import Any
 
+from flask import Response
 from sqlalchemy import Table, or_, select
 
 from portal import clock, storage
@@ -104,6 +105,15 @@ def collect(user: User | None, email: str | None = None) -> dict[str, list[dict[
                                  & (attachments.c.message_id.is_(None)
                                     | attachments.c.message_id.in_(public))))
     return found
+
+
+def zip_response(archive: bytes) -> Response:
+    """The ZIP as a download that no cache keeps."""
+    response = Response(archive, mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="ventanilla-{clock.now().date().isoformat()}.zip"')
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def build_zip(user: User | None, email: str | None = None) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     redirect,
@@ -395,11 +394,7 @@ def download_data():
     audit("user.data_exported", actor=current_user, target_type="user",
           target_id=current_user.id, size=len(archive))
     db.session.commit()
-    response = Response(archive, mimetype="application/zip")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="ventanilla-{clock.now().date().isoformat()}.zip"')
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return export.zip_response(archive)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -47,14 +46,6 @@ guard_blueprint(desk_bp, Role.AGENT)
 
 # How long the link emailed to a guest works (seconds).
 LINK_MAX_AGE = 24 * 3600
-
-
-def _zip_response(archive: bytes) -> Response:
-    response = Response(archive, mimetype="application/zip")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="ventanilla-{clock.now().date().isoformat()}.zip"')
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # ---------------------------------------------------------------- the account
@@ -145,7 +136,7 @@ def guest_download(token: str):
                                completed_at=clock.now()))
     audit("privacy.exported", target_type="person", channel="link", size=len(archive))
     db.session.commit()
-    return _zip_response(archive)
+    return export.zip_response(archive)
 
 
 @bp.post("/track/data/<token:token>/erase")
@@ -212,7 +203,7 @@ def request_download(request_id: int):
     audit("privacy.exported", actor=current_user, target_type="data_request",
           target_id=found.id, channel="counter", size=len(archive))
     service.complete_access(found, current_user)
-    return _zip_response(archive)
+    return export.zip_response(archive)
 
 
 @desk_bp.post("/<int:request_id>/erase")

@@ -28,7 +28,7 @@ import calendar
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -221,7 +221,6 @@ class Erasure:
     comments: int = 0
     files: int = 0
     mails: int = 0
-    case_references: list[str] = field(default_factory=list)
 
 
 def holdings(email: str, user: User | None = None) -> dict[str, int]:
@@ -250,15 +249,12 @@ def erase(email: str, user: User | None = None, actor: User | None = None,
     if user is not None:
         case_condition = or_(case_condition, Case.citizen_id == user.id)
     their_cases = list(db.session.scalars(select(Case).where(case_condition)))
-    names = [item.contact_name for item in their_cases]
-    phones = [item.contact_phone for item in their_cases]
-    if user is not None:
-        names.append(user.display_name)
-    cut = _Cutter(_terms(email, *(user.email for user in [user] if user), *names, *phones))
+    known = [user.email, user.display_name] if user is not None else []
+    cut = _Cutter(_terms(email, *known, *(item.contact_name for item in their_cases),
+                         *(item.contact_phone for item in their_cases)))
 
     for case in their_cases:
         result.files += _anonymise_case(case, cut, label)
-        result.case_references.append(case.reference)
     result.cases = len(their_cases)
 
     if user is not None:
@@ -271,16 +267,15 @@ def erase(email: str, user: User | None = None, actor: User | None = None,
         SignInThrottle.key_hash == throttle.key_for(accounts.normalise_email(email))))
     db.session.execute(update(DataRequest).where(DataRequest.subject_email == email)
                        .values(subject_email="", subject_pseudonym=label))
-    request = DataRequest(kind=DataRequestKind.ERASURE, channel=channel,
-                          subject_pseudonym=label, user_id=user.id if user else None,
-                          recorded_by_id=actor.id if actor and actor is not user else None,
-                          received_at=clock.now(), due_at=one_month_after(clock.now()),
-                          completed_at=clock.now(),
-                          completed_by_id=actor.id if actor and actor is not user else None)
-    if channel is not DataRequestChannel.COUNTER:
-        db.session.add(request)
-    audit("privacy.erased", actor=actor if actor is not user else None,
-          target_type="user" if user else "person",
+    # A member of staff carried it out, or the person themselves (then no actor).
+    staff = actor if actor is not None and actor is not user else None
+    if channel is not DataRequestChannel.COUNTER:  # a counter request is already recorded
+        now = clock.now()
+        db.session.add(DataRequest(
+            kind=DataRequestKind.ERASURE, channel=channel, subject_pseudonym=label,
+            user_id=user.id if user else None, received_at=now,
+            due_at=one_month_after(now), completed_at=now))
+    audit("privacy.erased", actor=staff, target_type="user" if user else "person",
           target_id=user.id if user else label, channel=channel.value,
           cases=result.cases, ideas=result.ideas, comments=result.comments,
           files=result.files, mails=result.mails)
