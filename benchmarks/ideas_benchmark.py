@@ -39,14 +39,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import bindparam, create_engine, event, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import bindparam, event, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,6 +56,7 @@ from benchmarks.queue_benchmark import (  # noqa: E402
     time_page,
     time_queries,
 )
+from benchmarks.scratch import add_database_options, scratch_database  # noqa: E402
 from portal import clock, create_app  # noqa: E402
 from portal.accounts import service as accounts  # noqa: E402
 from portal.extensions import db  # noqa: E402
@@ -398,9 +397,7 @@ def main() -> None:
     parser.add_argument("--ideas", type=int, default=100_000)
     parser.add_argument("--supports", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="server for the PostgreSQL run ('' to skip)")
-    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
+    add_database_options(parser)
     options = parser.parse_args()
     if options.ideas <= BASELINE_IDEAS:
         parser.error(f"--ideas must be more than the {BASELINE_IDEAS:,}-idea baseline")
@@ -411,18 +408,8 @@ def main() -> None:
     if not options.no_sqlite:
         run("SQLite", "", options.ideas, options.supports, options.requests)
     if options.postgres:
-        admin_url = make_url(options.postgres).set(drivername="postgresql+psycopg")
-        name = f"ventanilla_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("PostgreSQL", admin_url.set(database=name).render_as_string(
-                hide_password=False), options.ideas, options.supports, options.requests)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_database(options.postgres) as url:
+            run("PostgreSQL", url, options.ideas, options.supports, options.requests)
 
 
 if __name__ == "__main__":

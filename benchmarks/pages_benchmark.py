@@ -48,13 +48,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.search_benchmark import (  # noqa: E402
-    WRK_SCRIPT,
     Corpus,
     fetch,
     free_port,
     load,
     python_run,
     stop,
+    wrk_run,
 )
 
 # Words citizens search for, each finding some demo or generated articles.
@@ -239,33 +239,13 @@ def serve(instance: Path, env: dict[str, str], entry: str, probe: str) -> tuple:
         time.sleep(0.2)
 
 
-def wrk_run(wrk: str, port: int, paths: list[str], seconds: int, folder: Path) -> dict:
-    """The search benchmark's wrk run, with a browser's Accept-Language."""
-    script = folder / "paths.lua"
-    script.write_text(WRK_SCRIPT % ", ".join(f'"{path}"' for path in paths))
-    output = subprocess.run(  # noqa: S603 (fixed arguments, loopback only)
-        [wrk, "-t2", "-c8", f"-d{seconds}s", "--timeout", "60s", "--latency",
-         "-H", "Connection: close", "-H", "Accept-Language: es-ES,es;q=0.9",
-         "-s", str(script), f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, check=True).stdout
-    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-               "requests": int(re.search(r"(\d+) requests in", output).group(1)),
-               "errors": 0}
-    for label in ("50", "99"):
-        match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)\b", output)
-        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
-        figures[f"p{label}"] = float(match.group(1)) * scale
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
-        match = re.search(pattern, output)
-        figures["errors"] += int(match.group(1)) if match else 0
-    return figures
-
-
 def measure(port: int, instance: Path, label: str, paths: list[str], seconds: int) -> float:
     wrk = shutil.which("wrk")
     if wrk:
-        wrk_run(wrk, port, paths, max(2, seconds // 3), instance)  # warm-up
-        row = wrk_run(wrk, port, paths, seconds, instance)
+        # A browser's language, as the citizens' would be.
+        language = ("Accept-Language: es-ES,es;q=0.9",)
+        wrk_run(wrk, port, paths, max(2, seconds // 3), instance, language)  # warm-up
+        row = wrk_run(wrk, port, paths, seconds, instance, language)
     else:
         python_run(port, paths, 20)
         row = python_run(port, paths, max(200, 20 * seconds))

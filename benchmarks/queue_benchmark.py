@@ -23,17 +23,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_migrate import upgrade  # noqa: E402
 
+from benchmarks.scratch import add_database_options, scratch_database  # noqa: E402
 from portal import clock, create_app  # noqa: E402
 from portal.accounts import service as accounts  # noqa: E402
 from portal.cases import references  # noqa: E402
@@ -242,26 +241,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="server for the PostgreSQL run ('' to skip)")
-    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
+    add_database_options(parser)
     options = parser.parse_args()
 
     if not options.no_sqlite:
         run("SQLite", "", options.cases, options.requests)
     if options.postgres:
-        admin_url = make_url(options.postgres).set(drivername="postgresql+psycopg")
-        name = f"ventanilla_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("PostgreSQL", admin_url.set(database=name).render_as_string(
-                hide_password=False), options.cases, options.requests)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_database(options.postgres) as url:
+            run("PostgreSQL", url, options.cases, options.requests)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Knowledge-base search at scale: Whoosh (the portal's backend) against SQLite FTS5.
+"""Knowledge-base search at scale: the portal's backends (Whoosh, PostgreSQL) and FTS5.
 
     .venv/bin/python benchmarks/search_benchmark.py [--articles 100000] [--queries 500]
         [--tail 20000] [--budget 150] [--breakdown 100] [--no-http] [--duration 10]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
 Generates N synthetic Spanish knowledge-base articles (deterministic, random.Random(42)):
 ~300 municipal-service lemmas and their inflections are the head of a Zipf-like
@@ -21,6 +22,10 @@ in a sizeable share of the articles). Then, in the same run:
    search tries all the words first and any of them when that finds nothing). FTS5
    neither stems nor counts the matches nor computes facets, so it does less than the
    page;
+2b. (``--postgres``, '' to skip) in a scratch database on that server, migrates, indexes
+   the same articles with ``PostgresBackend.rebuild`` (one transaction, then VACUUM
+   ANALYZE, as autovacuum would after a bulk load) and times ``PostgresBackend.search``
+   over the same queries: ranking, facets, headlines and "did you mean", as the page;
 3. (``--http``, default on) serves the portal with gunicorn (2 workers x 4 threads) from
    a temporary instance holding that index (and the departments, no articles: the hits
    come from the index) and measures requests/s of a hello-world route, ``/healthz`` and
@@ -530,12 +535,15 @@ end
 """
 
 
-def wrk_run(wrk: str, port: int, paths: list[str], seconds: int, folder: Path) -> dict:
+def wrk_run(wrk: str, port: int, paths: list[str], seconds: int, folder: Path,
+            headers: tuple[str, ...] = ()) -> dict:
+    """Requests/s, p50 and p99 (ms) and errors of ``paths`` in turn, a connection each."""
     script = folder / "paths.lua"
     script.write_text(WRK_SCRIPT % ", ".join(f'"{path}"' for path in paths))
+    extra = [argument for header in headers for argument in ("-H", header)]
     output = subprocess.run(  # noqa: S603 (fixed arguments, loopback only)
         [wrk, "-t2", "-c8", f"-d{seconds}s", "--timeout", "60s", "--latency",
-         "-H", "Connection: close", "-s", str(script),
+         "-H", "Connection: close", *extra, "-s", str(script),
          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
                "requests": int(re.search(r"(\d+) requests in", output).group(1)),
@@ -676,6 +684,45 @@ def http_benchmark(instance: Path, kb_queries: list[str], seconds: int) -> None:
 
 # ---------------------------------------------------------------- main
 
+def postgres_pass(server_url: str, documents: list[SearchDocument], warmup: list[str],
+                  queries: list[str], folder: Path) -> tuple[float, list[float], int]:
+    """(seconds to index, milliseconds per query, bytes on disk) of the PostgreSQL backend."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from benchmarks.scratch import scratch_database
+    from portal.extensions import db
+
+    with scratch_database(server_url) as url:
+        app = create_app({"TESTING": True, "SECRET_KEY": "benchmark", "DATABASE_URL": url,
+                          "INSTANCE_PATH": str(folder / "pg-instance"),
+                          "SEARCH_BACKEND": "postgresql"})
+        with app.app_context():
+            upgrade()
+            backend = app.extensions["portal_search"]
+            started = time.perf_counter()
+            backend.rebuild(documents)
+            db.session.commit()
+            index_s = time.perf_counter() - started
+            with db.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM ANALYZE search_documents"))
+                connection.execute(text("VACUUM ANALYZE search_vocabulary"))
+            size = db.session.scalar(text(
+                "SELECT pg_total_relation_size('search_documents') "
+                "+ pg_total_relation_size('search_vocabulary')"))
+
+            def search(query_text: str) -> None:
+                backend.search(SearchQuery(text=query_text, locale="es", per_page=10))
+                db.session.rollback()  # each query in its own transaction, as a request
+
+            timed(search, warmup)
+            timings = timed(search, queries)
+            db.session.remove()
+            db.engine.dispose()
+    return index_s, timings, size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
@@ -692,6 +739,8 @@ def main() -> None:
     parser.add_argument("--http", action=argparse.BooleanOptionalAction, default=True,
                         help="measure requests/s under gunicorn (default on)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="server for the PostgreSQL backend's pass ('' to skip)")
     options = parser.parse_args()
     # On SIGTERM, unwind normally: stop gunicorn and delete the temporary folder.
     signal.signal(signal.SIGTERM, lambda _number, _frame: sys.exit(143))
@@ -772,9 +821,15 @@ def main() -> None:
 
         count = len(documents)
         rows = [("Whoosh backend.search", count / whoosh_index_s, whoosh),
-                ("Whoosh raw (top 10 only)", None, whoosh_raw_ms),
-                ("FTS5 AND, else OR (base)", count / fts5_index_s, fts5_ms),
-                ("FTS5 OR (for reference)", None, fts5_or_ms)]
+                ("Whoosh raw (top 10 only)", None, whoosh_raw_ms)]
+        if options.postgres:
+            pg_index_s, pg_ms, pg_size = postgres_pass(options.postgres, documents, warmup,
+                                                       measured[:answered], instance)
+            print(f"PostgreSQL: rebuild {pg_index_s:.1f} s, {pg_size / 2**20:.0f} MiB "
+                  "(search_documents and search_vocabulary with their indexes)")
+            rows.append(("PostgreSQL backend.search", count / pg_index_s, pg_ms))
+        rows += [("FTS5 AND, else OR (base)", count / fts5_index_s, fts5_ms),
+                 ("FTS5 OR (for reference)", None, fts5_or_ms)]
         print(f"\n{'':26} {'index docs/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
               f"   p50 by query kind: words / typo / phrase")
         for label, rate, timings in rows:
@@ -789,6 +844,10 @@ def main() -> None:
         index_ratio = (count / whoosh_index_s) / (count / fts5_index_s)
         print(f"{'ratio Whoosh / FTS5':26} {index_ratio:11.3f}x {w50 / f50:7.1f}x "
               f"{w95 / f95:7.1f}x {w99 / f99:7.1f}x")
+        if options.postgres:
+            p50, p95, p99 = summary(pg_ms)
+            print(f"{'ratio PostgreSQL / FTS5':26} {fts5_index_s / pg_index_s:11.3f}x "
+                  f"{p50 / f50:7.1f}x {p95 / f95:7.1f}x {p99 / f99:7.1f}x")
         if shares:
             matches.sort()
             print(f"Whoosh time by call, profiling {len(matches)} backend.search calls "

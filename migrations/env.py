@@ -98,6 +98,11 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
+    # The PostgreSQL search backend's tables are not models (0015): autogenerate must
+    # not offer to drop them.
+    from portal.search.postgres_backend import include_object
+
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

@@ -26,6 +26,22 @@ def source_folder(name: str) -> Path:
     return packaged if packaged.is_dir() else PROJECT_ROOT / name
 
 
+def resolve_instance_path(setting: str) -> Path:
+    """``PORTAL_INSTANCE_PATH`` as an absolute path.
+
+    A relative path is relative to the checkout when the code runs from one (``make run``
+    and every ``flask`` command then share ``instance/`` wherever they are started from),
+    and otherwise to the working directory: an installed package lives in
+    site-packages, where no deployment keeps its data (the systemd units set
+    ``WorkingDirectory``; an absolute path is plainer still).
+    """
+    path = Path(setting).expanduser()
+    if path.is_absolute():
+        return path
+    base = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else Path.cwd()
+    return (base / path).resolve()
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from defaults, ``PORTAL_*`` variables and ``config`` (for tests)."""
     from flask import Flask
@@ -33,20 +49,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import config as portal_config
 
     settings = portal_config.load(config)
-    instance_path = Path(settings["INSTANCE_PATH"])
-    if not instance_path.is_absolute():
-        instance_path = PROJECT_ROOT / instance_path
+    instance_path = resolve_instance_path(settings["INSTANCE_PATH"])
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=False)
     app.jinja_env.add_extension("jinja2.ext.do")
     _configure(app, settings, instance_path)
     _register_extensions(app)
     _register_blueprints(app)
 
-    from portal import deployment, errors, i18n, jobs, search, security, storage
+    from portal import (
+        deployment,
+        errors,
+        i18n,
+        jobs,
+        page_cache,
+        search,
+        security,
+        storage,
+    )
 
     deployment.register(app)
     errors.register(app)
     i18n.register(app)
+    page_cache.register(app)
     # Before the jobs: its after-commit hook settles the files a transaction stored,
     # and a job (the virus scan) may then move them.
     storage.register(app)

@@ -9,7 +9,8 @@ neither.
 
 setuptools runs this in pip's isolated build environment, where none of the portal's
 dependencies are installed: import only the standard library, setuptools and Babel
-(``[build-system] requires`` in pyproject.toml), and nothing from ``portal``.
+(``[build-system] requires`` in pyproject.toml), and from ``portal`` only
+``portal.catalogs``, which needs no more (``portal/__init__.py`` imports nothing).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from setuptools.command.build_py import build_py as _build_py
+
+from portal.catalogs import compile_catalog
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 # Alembic's files; never bytecode or editor leftovers.
@@ -39,19 +40,6 @@ def migration_sources(root: Path = SOURCE_ROOT) -> list[tuple[Path, Path]]:
     found = {path for pattern in MIGRATION_PATTERNS for path in folder.rglob(pattern)}
     return [(path, path.relative_to(root)) for path in sorted(found)
             if "__pycache__" not in path.parts]
-
-
-def compile_catalog(po: Path, mo: Path) -> None:
-    """Compile one catalog as ``pybabel compile`` does, but refuse one with errors."""
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=po.parent.parent.name)
-    errors = [f"{po}:{message.lineno}: {error}"
-              for message, message_errors in catalog.check() for error in message_errors]
-    if errors:
-        raise SystemExit("translation catalog errors:\n" + "\n".join(errors))
-    mo.parent.mkdir(parents=True, exist_ok=True)
-    with mo.open("wb") as target:
-        write_mo(target, catalog)
 
 
 class build_py(_build_py):

@@ -7,7 +7,7 @@ from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField
+from wtforms import EmailField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, Length, StopValidation
 
@@ -54,6 +54,23 @@ def fields_refusing_control_characters() -> frozenset[str]:
 def strip_text(value):
     """WTForms filter: trim surrounding spaces from text input."""
     return value.strip() if isinstance(value, str) else value
+
+
+def text_field(label, max_length, required_message, multiline=False, too_long=None, **kwargs):
+    """A required text field, trimmed, with our messages: ``required_message`` when it
+    is empty, ``too_long`` (or the usual one) past ``max_length``."""
+    field_class = TextAreaField if multiline else StringField
+    return field_class(
+        label,
+        filters=[strip_text],
+        validators=[
+            DataRequired(message=required_message),
+            Length(max=max_length, message=too_long or _l(
+                "This must be %(max)d characters or fewer.", max=max_length)),
+            no_control_characters,
+        ],
+        **kwargs,
+    )
 
 
 def email_field(label=None, missing=None) -> EmailField:

@@ -6,6 +6,8 @@ the browser's ``Accept-Language``, then Spanish.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from babel import Locale, UnknownLocaleError
@@ -15,8 +17,11 @@ from flask_login import current_user
 from jinja2 import pass_context
 
 from portal import dates, source_folder
+from portal.catalogs import compile_catalog
 from portal.config import DEFAULT_LANGUAGE, LANGUAGES
 from portal.extensions import babel
+
+log = logging.getLogger(__name__)
 
 # Each language named in itself, as a switcher should show it.
 LANGUAGE_NAMES = {
@@ -103,6 +108,28 @@ def _npgettext(context, message_context, singular, plural, number):
     return _catalog(context).unpgettext(message_context, singular, plural, number)
 
 
+def catalog_folder(source: Path, instance: Path) -> Path:
+    """Where the compiled catalogs are: ``source`` when each of its ``.mo`` files is
+    there and newer than its ``.po`` (a built package, or a checkout ``make`` compiled),
+    else ``instance/translations``, compiled there now. An editable install that
+    nobody ran ``make`` in then still speaks five languages, and the checkout is not
+    written to."""
+    def stale(folder: Path) -> list[str]:
+        return [language for language in LANGUAGES
+                if (po := source / language / "LC_MESSAGES" / "messages.po").is_file()
+                and not ((mo := folder / language / "LC_MESSAGES" / "messages.mo").is_file()
+                         and mo.stat().st_mtime >= po.stat().st_mtime)]
+
+    if not stale(source):
+        return source
+    compiled = instance / "translations"
+    for language in stale(compiled):
+        compile_catalog(source / language / "LC_MESSAGES" / "messages.po",
+                        compiled / language / "LC_MESSAGES" / "messages.mo")
+        log.info("compiled the %s catalog into %s", language, compiled)
+    return compiled
+
+
 def register(app: Flask) -> None:
     # Dates are stored in UTC and shown in the deployment's time zone.
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["PORTAL"]["TIMEZONE"]
@@ -111,7 +138,8 @@ def register(app: Flask) -> None:
         default_locale=DEFAULT_LANGUAGE,
         # An absolute path: Flask-Babel resolves relative ones against the app's root.
         # A built package carries its compiled catalogs; a checkout compiles them (make).
-        default_translation_directories=str(source_folder("translations")),
+        default_translation_directories=str(catalog_folder(
+            source_folder("translations"), Path(app.instance_path))),
         locale_selector=select_locale,
     )
     app.before_request(_remember_language)

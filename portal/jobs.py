@@ -1,4 +1,5 @@
-"""Side effects that run after the database commit (mail delivery, index updates).
+"""Side effects that run after the database commit (mail delivery, index updates), and
+work that must commit with the change itself (``before_commit_collect``).
 
 A job is attached to the current transaction with ``after_commit(func, *args)``. It
 runs only if that transaction commits, so a rolled-back change never sends mail. The
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _KEY = "portal_after_commit_jobs"
 _COLLECTED = "portal_after_commit_collected"
+_BEFORE = "portal_before_commit_collected"
 
 
 def after_commit(func: Callable[..., None], *args) -> None:
@@ -40,6 +42,24 @@ def after_commit_collect(func: Callable[[list], None], item) -> None:
         after_commit(func, collected[func])
     if item not in collected[func]:
         collected[func].append(item)
+
+
+def before_commit_collect(func: Callable[[list], None], item) -> None:
+    """Run ``func(items)`` inside the current transaction, just before it commits, with
+    every item collected in it: its writes commit, or roll back, with the change."""
+    collected = db.session.info.setdefault(_BEFORE, {})
+    items = collected.setdefault(func, [])
+    if item not in items:
+        items.append(item)
+
+
+def _run_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT: the outer commit runs them
+        return
+    # A function may collect more (none does yet): run until nothing is left.
+    while collected := session.info.pop(_BEFORE, None):
+        for func, items in collected.items():
+            func(items)
 
 
 def _run_jobs(session: Session) -> None:
@@ -62,10 +82,12 @@ def _run_jobs(session: Session) -> None:
 def _drop_jobs(session: Session) -> None:
     session.info.pop(_KEY, None)
     session.info.pop(_COLLECTED, None)
+    session.info.pop(_BEFORE, None)
 
 
 def register(app: Flask) -> None:
     if not event.contains(Session, "after_commit", _run_jobs):
+        event.listen(Session, "before_commit", _run_before_commit)
         event.listen(Session, "after_commit", _run_jobs)
         # Only the outermost rollback drops them: a SAVEPOINT rolled back (a duplicate
         # insert caught) leaves the transaction, and its jobs, alive.

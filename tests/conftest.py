@@ -29,6 +29,7 @@ from portal.accounts import service as accounts
 from portal.cases import references
 from portal.extensions import db as _db
 from portal.models import Case, CaseKind, Department, Role, User
+from portal.search.postgres_backend import TABLES as SEARCH_TABLES
 
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -134,7 +135,8 @@ def make_app(database_url, tmp_path) -> Iterator[Callable[..., Flask]]:
         with app.app_context():
             _db.session.remove()
             if _db.engine.dialect.name == "postgresql":
-                tables = ", ".join(f'"{table.name}"' for table in _db.metadata.sorted_tables)
+                tables = ", ".join([f'"{table.name}"' for table in _db.metadata.sorted_tables]
+                                   + list(SEARCH_TABLES))
                 with _db.engine.begin() as connection:
                     connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             _db.engine.dispose()

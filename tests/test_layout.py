@@ -23,17 +23,17 @@ def nav(page: str) -> list[tuple[str, str]]:
 def test_the_menu_leads_to_the_knowledge_base_and_marks_the_current_page(client):
     page = client.get("/kb", headers=ENGLISH).text
     assert nav(page) == [("/", "Home"), ("/kb", "Common questions"), ("/ideas", "Ideas"),
+                         ("/reports", "Improvements"), ("/stats", "Figures"),
                          ("/contact", "Contact")]
     assert re.search(r'<a href="/kb" aria-current="page">', page)
     assert 'href="/account/cases"' not in page  # nobody is signed in
-    # Features that are not built yet have no entry.
-    assert "/reports" not in page
 
 
 def test_the_menu_has_my_cases_when_signed_in(client, login_as):
     login_as(Role.CITIZEN)  # a Spanish speaker: ?lang= chooses English
     page = client.get("/?lang=en").text
     assert nav(page) == [("/", "Home"), ("/kb", "Common questions"), ("/ideas", "Ideas"),
+                         ("/reports", "Improvements"), ("/stats", "Figures"),
                          ("/account/cases", "My cases"), ("/contact", "Contact")]
     assert client.get("/account/cases").status_code == 200
 

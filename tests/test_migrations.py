@@ -6,11 +6,13 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from portal.extensions import db as _db
+from portal.search.postgres_backend import include_object
 
 
 def _differences():
     with _db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_object": include_object})
         return compare_metadata(context, _db.metadata)
 
 

@@ -20,8 +20,10 @@ import pytest
 from babel.messages.pofile import read_po
 from markupsafe import escape
 
-from portal import PACKAGE_DIR, PROJECT_ROOT, source_folder
+from portal import PACKAGE_DIR, PROJECT_ROOT, resolve_instance_path, source_folder
+from portal.catalogs import compile_catalog
 from portal.config import LANGUAGES
+from portal.i18n import catalog_folder
 
 # What a build reads: the package, the sources of its data and the metadata.
 BUILD_INPUTS = ("portal", "translations", "migrations", "setup.cfg", "pyproject.toml",
@@ -80,8 +82,9 @@ def installed(tmp_path_factory):
             shutil.copy2(path, source / name)
     env = clean_environment()
     started = time.monotonic()
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp / "dist"),
-         str(source)], env=env, cwd=tmp)
+    # Verbose: the build backend's own output (setuptools' warnings) is kept.
+    build = run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w",
+                 str(tmp / "dist"), str(source)], env=env, cwd=tmp)
     wheel, = (tmp / "dist").glob("ventanilla-*.whl")
     venv = tmp / "venv"
     run([sys.executable, "-m", "venv", str(venv)], env=env, cwd=tmp)
@@ -94,8 +97,18 @@ def installed(tmp_path_factory):
     upgrade = run([str(venv / "bin" / "flask"), "--app", "portal", "db", "upgrade"],
                   env=env, cwd=workdir)
     print(f"wheel built and installed, database migrated in {time.monotonic() - started:.1f} s")
-    yield {"venv": venv, "env": env, "workdir": workdir, "upgrade": upgrade.stdout}
+    yield {"venv": venv, "env": env, "workdir": workdir, "upgrade": upgrade.stdout,
+           "build": build.stdout}
     shutil.rmtree(tmp, ignore_errors=True)  # a virtualenv is some 200 MB
+
+
+@pytest.mark.slow
+def test_the_build_says_nothing_a_newcomer_should_worry_about(installed):
+    # make run's first screen once carried 15 of these, some 400 lines.
+    build = installed["build"]
+    assert "is absent from the `packages` configuration" not in build
+    assert "SetuptoolsDeprecationWarning" not in build and "_DeprecatedConfig" not in build
+    assert "Successfully built ventanilla" in build
 
 
 @pytest.mark.slow
@@ -117,6 +130,16 @@ def test_every_language_is_served_from_the_installed_package(installed):
         assert status == 200, lang
         assert f'<html lang="{lang}"' in html, lang
         assert f">{escape(expected_heading(lang))}<" in html, lang
+
+
+@pytest.mark.slow
+def test_a_relative_instance_path_is_kept_in_the_working_directory(installed):
+    # Not next to the installed package, in site-packages.
+    env = {**installed["env"], "PORTAL_INSTANCE_PATH": "data"}
+    run([str(installed["venv"] / "bin" / "flask"), "--app", "portal", "db", "upgrade"],
+        env=env, cwd=installed["workdir"])
+    assert (installed["workdir"] / "data" / "portal.db").is_file()
+    assert not list(installed["venv"].rglob("portal.db"))
 
 
 def test_the_package_imports_without_its_dependencies():
@@ -141,15 +164,13 @@ def test_the_build_takes_every_catalog_and_every_migration():
 
 
 def test_the_build_refuses_a_broken_catalog(tmp_path):
-    from portal import _build
-
     po = tmp_path / "es" / "LC_MESSAGES" / "messages.po"
     po.parent.mkdir(parents=True)
     po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
                   '#, python-format\nmsgid "%(count)s cases"\nmsgstr "%(total)s casos"\n',
                   encoding="utf-8")
     with pytest.raises(SystemExit, match="messages.po"):
-        _build.compile_catalog(po, tmp_path / "messages.mo")
+        compile_catalog(po, tmp_path / "messages.mo")
     assert not (tmp_path / "messages.mo").exists()
 
 
@@ -159,3 +180,36 @@ def test_a_checkout_reads_the_top_level_sources():
     assert source_folder("translations") == PROJECT_ROOT / "translations"
     assert source_folder("migrations") == PROJECT_ROOT / "migrations"
     assert source_folder("translations").is_absolute()
+
+
+def test_a_checkout_keeps_a_relative_instance_path_at_its_top(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a flask command started from another folder
+    assert resolve_instance_path("instance") == PROJECT_ROOT / "instance"
+    assert resolve_instance_path(str(tmp_path / "x")) == tmp_path / "x"
+
+
+def test_a_checkout_nobody_compiled_still_speaks_five_languages(tmp_path):
+    # An editable install without make: the .po files only. They are compiled into the
+    # instance folder at start-up, and the checkout is left as it was.
+    from babel.support import Translations
+
+    source = tmp_path / "translations"
+    for lang in LANGUAGES:
+        po = PROJECT_ROOT / "translations" / lang / "LC_MESSAGES" / "messages.po"
+        (source / lang / "LC_MESSAGES").mkdir(parents=True)
+        shutil.copy2(po, source / lang / "LC_MESSAGES" / "messages.po")
+    folder = catalog_folder(source, tmp_path / "instance")
+    assert folder == tmp_path / "instance" / "translations"
+    assert not list(source.rglob("*.mo"))
+    for lang in LANGUAGES:
+        translations = Translations.load(str(folder), [lang])
+        assert translations.gettext(MSGID) == expected_heading(lang), lang
+    compiled = folder / "eu" / "LC_MESSAGES" / "messages.mo"
+    before = compiled.stat().st_mtime_ns
+    assert catalog_folder(source, tmp_path / "instance") == folder
+    assert compiled.stat().st_mtime_ns == before  # compiled once, not at every start
+    # Once make has compiled them in the checkout, those are used.
+    for lang in LANGUAGES:
+        compile_catalog(source / lang / "LC_MESSAGES" / "messages.po",
+                        source / lang / "LC_MESSAGES" / "messages.mo")
+    assert catalog_folder(source, tmp_path / "other") == source

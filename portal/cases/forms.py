@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from portal.cases.service import CaseError, Submission
 from portal.extensions import db
-from portal.forms import email_field, no_control_characters, strip_text
+from portal.forms import email_field, no_control_characters, strip_text, text_field
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.models import CaseKind, ContactPreference, Department
 
@@ -76,21 +76,6 @@ CASE_ERRORS = {
 }
 
 
-def _text(label, max_length, required_message, multiline=False, too_long=None, **kwargs):
-    field_class = TextAreaField if multiline else StringField
-    return field_class(
-        label,
-        filters=[strip_text],
-        validators=[
-            DataRequired(message=required_message),
-            Length(max=max_length, message=too_long or _l(
-                "This must be %(max)d characters or fewer.", max=max_length)),
-            no_control_characters,
-        ],
-        **kwargs,
-    )
-
-
 def _coordinate(label, low, high, message):
     def check(form, field):
         if not field.data:
@@ -120,10 +105,10 @@ def _issued_token(value):
 class CaseForm(FlaskForm):
     """A question; ``ComplaintForm`` adds the outcome the citizen wants."""
 
-    subject = _text(_l("Subject"), SUBJECT_MAX, _l("Enter a subject."),
+    subject = text_field(_l("Subject"), SUBJECT_MAX, _l("Enter a subject."),
                     too_long=_l("The subject must be %(max)d characters or fewer.",
                                 max=SUBJECT_MAX))
-    body = _text(_l("Describe your question"), BODY_MAX, _l("Describe your question."),
+    body = text_field(_l("Describe your question"), BODY_MAX, _l("Describe your question."),
                  multiline=True,
                  too_long=_l("The description must be %(max)d characters or fewer.",
                              max=BODY_MAX))
@@ -195,16 +180,16 @@ class CaseForm(FlaskForm):
 
 
 class ComplaintForm(CaseForm):
-    body = _text(_l("What happened?"), BODY_MAX, _l("Describe what happened."),
+    body = text_field(_l("What happened?"), BODY_MAX, _l("Describe what happened."),
                  multiline=True,
                  too_long=_l("The description must be %(max)d characters or fewer.",
                              max=BODY_MAX))
-    desired_outcome = _text(_l("What would you like us to do?"), 2000,
+    desired_outcome = text_field(_l("What would you like us to do?"), 2000,
                             _l("Tell us what outcome you would like."), multiline=True)
 
 
 class ReplyForm(FlaskForm):
-    body = _text(_l("Your reply"), BODY_MAX, _l("Write your reply."), multiline=True)
+    body = text_field(_l("Your reply"), BODY_MAX, _l("Write your reply."), multiline=True)
     attachments = MultipleFileField(_l("Photos or documents (optional)"))
 
 
@@ -224,7 +209,7 @@ class RatingForm(FlaskForm):
 
 
 class ReopenForm(FlaskForm):
-    reason = _text(_l("What is still not solved?"), 4000,
+    reason = text_field(_l("What is still not solved?"), 4000,
                    _l("Tell us what is still not solved."), multiline=True)
 
 

@@ -15,8 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.cases.forms import _text
-from portal.forms import no_control_characters, strip_text
+from portal.forms import no_control_characters, strip_text, text_field
 from portal.models import IdeaStatus, WithdrawalReason
 
 TITLE_MAX = 150
@@ -43,10 +42,10 @@ IDEA_ERRORS = {
 
 
 class IdeaForm(FlaskForm):
-    title = _text(_l("Title of your idea"), TITLE_MAX, _l("Give your idea a title."),
+    title = text_field(_l("Title of your idea"), TITLE_MAX, _l("Give your idea a title."),
                   too_long=_l("The title must be %(max)d characters or fewer.",
                               max=TITLE_MAX))
-    body = _text(_l("Describe your idea"), BODY_MAX, _l("Describe your idea."),
+    body = text_field(_l("Describe your idea"), BODY_MAX, _l("Describe your idea."),
                  multiline=True,
                  too_long=_l("The description must be %(max)d characters or fewer.",
                              max=BODY_MAX))
@@ -79,13 +78,13 @@ class WithdrawForm(FlaskForm):
 
 
 class CommentForm(FlaskForm):
-    body = _text(_l("Your comment"), COMMENT_MAX, _l("Write your comment."), multiline=True,
+    body = text_field(_l("Your comment"), COMMENT_MAX, _l("Write your comment."), multiline=True,
                  too_long=_l("The comment must be %(max)d characters or fewer.",
                              max=COMMENT_MAX))
 
 
 class FlagForm(FlaskForm):
-    reason = _text(_l("What is wrong with it?"), 300,
+    reason = text_field(_l("What is wrong with it?"), 300,
                    _l("Tell the moderators what is wrong with it."))
 
 
@@ -134,7 +133,7 @@ class MergeIdeaForm(_Versioned):
                          validators=[DataRequired(message=_l(
                              "Enter the number of the other idea.")), Length(max=12)],
                          render_kw={"inputmode": "numeric", "autocomplete": "off"})
-    response = _text(_l("Public response"), 5000, _l(
+    response = text_field(_l("Public response"), 5000, _l(
         "Write the public response: it is shown on the idea and sent to its author and "
         "followers."), multiline=True)
 

@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, delete, exists, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from portal import clock, jobs, mail, page_cache, sla, storage
+from portal import clock, mail, page_cache, sla, storage
 from portal.audit import audit
 from portal.extensions import db
 from portal.knowledge import service as knowledge
@@ -806,7 +806,7 @@ def ideas_linked_to(case: Case) -> list[Idea]:
 
 def _reindex(idea: Idea) -> None:
     """After a change the board shows: the search index, and this process's totals."""
-    jobs.after_commit_collect(knowledge.sync_index, f"idea:{idea.id}")
+    knowledge.index_changed(f"idea:{idea.id}")
     _totals.clear()
 
 

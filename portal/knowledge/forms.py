@@ -7,8 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.cases.forms import _text
-from portal.forms import no_control_characters, strip_text
+from portal.forms import no_control_characters, strip_text, text_field
 
 
 class SearchForm(FlaskForm):
@@ -28,12 +27,12 @@ class FeedbackForm(FlaskForm):
 
 
 class ArticleForm(FlaskForm):
-    title = _text(_l("Title"), 200, _l("Enter a title."))
+    title = text_field(_l("Title"), 200, _l("Enter a title."))
     summary = TextAreaField(
         _l("Summary"), filters=[strip_text],
         validators=[Optional(), Length(max=500, message=_l(
             "This must be %(max)d characters or fewer.", max=500)), no_control_characters])
-    body = _text(_l("Text (Markdown)"), 50_000, _l("Enter the text."), multiline=True)
+    body = text_field(_l("Text (Markdown)"), 50_000, _l("Enter the text."), multiline=True)
     locale = SelectField(_l("Language"))
     department = SelectField(_l("Department"), validators=[Optional()])
     tags = StringField(_l("Tags (separated by commas)"), filters=[strip_text],

@@ -274,7 +274,38 @@ def _doc_id(article: Article) -> str:
 
 
 def _after_change(article: Article) -> None:
-    jobs.after_commit_collect(sync_index, _doc_id(article))
+    index_changed(_doc_id(article))
+
+
+def index_changed(doc_id: str, rewritten: bool = False) -> None:
+    """The document ``doc_id`` (``"article:12"``, ``"idea:3"``) changed in this
+    transaction: bring the search index in step with it.
+
+    A transactional backend (PostgreSQL) is written just before the commit, inside it;
+    Whoosh after the commit. ``rewritten``: personal data was cut out of it, and no trace
+    of the old text may stay (Whoosh keeps a replaced document's words in its segments
+    until they merge, so its whole index is rebuilt).
+    """
+    if search.backend().transactional:
+        jobs.before_commit_collect(_sync_in_transaction, doc_id)
+    elif rewritten:
+        jobs.after_commit_collect(_rebuild_after_erasure, doc_id)
+    else:
+        jobs.after_commit_collect(sync_index, doc_id)
+
+
+def _sync_in_transaction(doc_ids: list[str]) -> None:
+    with mail.url_context():  # documents carry their URL
+        documents = [(doc_id, _load_document(db.session, doc_id))
+                     for doc_id in sorted(doc_ids)]
+    _update_index(search.backend(),
+                  [document for _doc_id, document in documents if document],
+                  [doc_id for doc_id, document in documents if document is None])
+
+
+def _rebuild_after_erasure(_doc_ids: list[str]) -> None:
+    with Session(db.engine) as session, mail.url_context():
+        search.backend().rebuild(public_documents(session))
 
 
 def _load_document(session: Session, doc_id: str):

@@ -14,9 +14,6 @@ from portal.reports import service as reports_service
 from portal.security import public
 
 bp = Blueprint("main", __name__)
-# The page cache belongs to the app; it is set up with the blueprint that serves the
-# home page. (It would sit as well in create_app, next to search.register.)
-bp.record_once(lambda state: page_cache.register(state.app))
 
 
 def _feature_links() -> dict[str, str | None]:

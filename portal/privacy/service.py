@@ -163,19 +163,10 @@ def _unlink_unreferenced(hashes: list[str]) -> None:
                 storage.path_for(content_hash).unlink(missing_ok=True)
 
 
-def _rebuild_index(_changed: list[str]) -> None:
-    """A changed document's old words stay in the index's segments until they are
-    merged: rebuilding (a fresh folder swapped in) is the one way to be sure they are
-    gone. Erasures are rare, and the rebuild runs after the commit."""
-    from portal import mail, search
-    from portal.knowledge.service import public_documents
-
-    with Session(db.engine) as session, mail.url_context():
-        search.backend().rebuild(public_documents(session))
-
-
 def _changed_in_index(doc_id: str) -> None:
-    jobs.after_commit_collect(_rebuild_index, doc_id)
+    from portal.knowledge.service import index_changed
+
+    index_changed(doc_id, rewritten=True)
 
 
 # ---------------------------------------------------------------- cases

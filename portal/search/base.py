@@ -6,6 +6,7 @@ The rest of the portal imports only this module. Documents carry only public fie
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,6 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
+
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def query_parts(text: str) -> list[str]:
+    """The words and double-quoted phrases of ``text``; any other query syntax a citizen
+    never means (operators, wildcards, field names) is dropped. Every backend reads a
+    query this way."""
+    phrases = [" ".join(WORD.findall(phrase)) for phrase in re.findall(r'"([^"]+)"', text)]
+    return [phrase for phrase in phrases if phrase] + WORD.findall(re.sub(r'"[^"]*"', " ", text))
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,10 @@ class SearchBackend(ABC):
     """A public search index."""
 
     name: str = "abstract"
+    # True: ``index`` and ``delete`` write inside the caller's database transaction, so
+    # the index changes exactly when the rows it is built from commit (PostgreSQL). False:
+    # they write elsewhere, and run after the commit (Whoosh).
+    transactional: bool = False
 
     @abstractmethod
     def index(self, documents: Iterable[SearchDocument]) -> None:

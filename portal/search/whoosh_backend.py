@@ -67,6 +67,7 @@ from portal.search.base import (
     SearchQuery,
     SearchResults,
     SearchUnavailable,
+    query_parts,
 )
 
 log = logging.getLogger(__name__)
@@ -321,13 +322,6 @@ def build_schema() -> Schema:
         fields[f"heading_{language}"] = TEXT(analyzer=analyzer)
         fields[f"text_{language}"] = TEXT(analyzer=analyzer)
     return Schema(**fields)
-
-
-def query_parts(text: str) -> list[str]:
-    """The words and double-quoted phrases of ``text``; any other query syntax a citizen
-    never means (operators, wildcards, field names) is dropped."""
-    phrases = [" ".join(WORD.findall(phrase)) for phrase in re.findall(r'"([^"]+)"', text)]
-    return [phrase for phrase in phrases if phrase] + WORD.findall(re.sub(r'"[^"]*"', " ", text))
 
 
 # Every character that folds to a given one ("e": "e", "é", "É", "ë", ...), so that a

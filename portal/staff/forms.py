@@ -17,8 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.cases.forms import BODY_MAX, CaseForm, _text
-from portal.forms import no_control_characters, strip_text
+from portal.cases.forms import BODY_MAX, CaseForm
+from portal.forms import no_control_characters, strip_text, text_field
 from portal.models import CaseKind, CasePriority, CaseStatus, Channel
 
 # A filter that is "Any" (empty) or one of its choices. Optional() takes "  " for empty
@@ -56,7 +56,7 @@ class _Versioned(FlaskForm):
 
 
 class StaffReplyForm(_Versioned):
-    body = _text(_l("Reply to the citizen"), BODY_MAX, _l("Write the reply."), multiline=True)
+    body = text_field(_l("Reply to the citizen"), BODY_MAX, _l("Write the reply."), multiline=True)
     attachments = MultipleFileField(_l("Attach files (optional)"))
     ask_citizen = BooleanField(_l("This asks the citizen for something: wait for their "
                                   "reply (the clock stops)"))
@@ -65,7 +65,7 @@ class StaffReplyForm(_Versioned):
 # The case page shows every form of this module at once: a field that shares its name
 # with another form's has an id of its own, so that each label and error link finds it.
 class NoteForm(_Versioned):
-    body = _text(_l("Internal note"), BODY_MAX, _l("Write the note."), multiline=True,
+    body = text_field(_l("Internal note"), BODY_MAX, _l("Write the note."), multiline=True,
                  id="note-body")
 
 
@@ -91,7 +91,7 @@ class PriorityForm(_Versioned):
 class TransferForm(_Versioned):
     department = SelectField(_l("Transfer to"),
                              validators=[DataRequired(message=_l("Choose a department."))])
-    reason = _text(_l("Why? (the citizen is told which department has it now)"), 2000,
+    reason = text_field(_l("Why? (the citizen is told which department has it now)"), 2000,
                    _l("Give a reason for the transfer."), multiline=True, id="transfer-reason")
 
 
@@ -125,7 +125,7 @@ class RecordCaseForm(CaseForm):
     channel = SelectField(_l("Received by"), choices=[
         SelectChoice(channel.value, channel.label) for channel in Channel
         if channel not in (Channel.WEB, Channel.API)])
-    body = _text(_l("What the citizen asked or reported"), BODY_MAX,
+    body = text_field(_l("What the citizen asked or reported"), BODY_MAX,
                  _l("Write what the citizen asked or reported."), multiline=True)
     desired_outcome = TextAreaField(_l("Outcome the citizen wants (complaints)"),
                                     filters=[strip_text],
@@ -144,8 +144,8 @@ class RecordCaseForm(CaseForm):
 
 
 class CannedResponseForm(FlaskForm):
-    title = _text(_l("Title"), 200, _l("Enter a title."))
-    body = _text(_l("Text"), BODY_MAX, _l("Enter the text."), multiline=True)
+    title = text_field(_l("Title"), 200, _l("Enter a title."))
+    body = text_field(_l("Text"), BODY_MAX, _l("Enter the text."), multiline=True)
     locale = SelectField(_l("Language"))
     department = SelectField(_l("Department"))
 

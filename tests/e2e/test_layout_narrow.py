@@ -35,7 +35,7 @@ def test_header_and_footer_spacing_at_375_px(live_server, browser):
         page.goto(f"{live_server.url}/?lang=es")
         menu = page.locator(".main-nav a").all_inner_texts()
         assert menu == ["Inicio", page.locator(".main-nav a").nth(1).inner_text(), "Ideas",
-                        "Contacto"]
+                        "Mejoras", "Cifras", "Contacto"]
         assert page.locator(".main-nav a[href='/kb']").count() == 1
         assert page.locator(".main-nav a[href='/ideas']").count() == 1
         _header_fits(page)

@@ -8,7 +8,7 @@ import pytest
 from portal import search
 from portal.knowledge import service as knowledge
 from portal.models import Article, ArticleStatus, CaseStatus, Role
-from tests.staff.test_case_work import sign_in
+from tests.staff.helpers import sign_in
 
 NAME, EMAIL, PHONE, DNI, IBAN = ("Lucía Fernández Ruiz", "lucia.fernandez@example.org",
                                  "600 123 456", "12345678Z", "ES91 2100 0418 4502 0005 1332")

@@ -1,13 +1,19 @@
 """The search contract: what every SearchBackend must do.
 
-These tests speak only the interface in portal/search/base.py. A new backend (say,
-PostgreSQL full text) joins by adding a factory to BACKENDS; the tests run unchanged.
+These tests speak only the interface in portal/search/base.py, and run on every backend
+in BACKENDS: Whoosh (files in a folder) and PostgreSQL full text (tables in the test
+database, when PORTAL_TEST_DATABASE_URL points at a server). A new backend joins by
+adding a factory; the tests run unchanged.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import text
 
+from portal import create_app
+from portal.extensions import db as _db
 from portal.search.base import (
     IndexMissing,
     SearchBackend,
@@ -15,10 +21,40 @@ from portal.search.base import (
     SearchQuery,
     SearchResults,
 )
+from portal.search.postgres_backend import TABLES
 from portal.search.whoosh_backend import WhooshBackend
+from tests.conftest import BASE_CONFIG
 
-BACKENDS: dict[str, Callable[..., SearchBackend]] = {
-    "whoosh": lambda path: WhooshBackend(str(path / "index")),
+
+@contextlib.contextmanager
+def whoosh(request, path) -> Iterator[SearchBackend]:
+    backend = WhooshBackend(str(path / "index"))
+    yield backend
+    backend.close()
+
+
+@contextlib.contextmanager
+def postgresql(request, path) -> Iterator[SearchBackend]:
+    """The backend of an app on the test run's PostgreSQL database, inside its app
+    context: its writes join the session's transaction, which is rolled back at the end."""
+    app = create_app({**BASE_CONFIG, "INSTANCE_PATH": str(path / "instance"),
+                      "DATABASE_URL": request.getfixturevalue("postgres_url"),
+                      "SEARCH_BACKEND": "postgresql"})
+    with app.app_context():
+        backend = app.extensions["portal_search"]
+        try:
+            yield backend
+        finally:
+            _db.session.rollback()
+            with _db.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+BACKENDS: dict[str, Callable[..., contextlib.AbstractContextManager[SearchBackend]]] = {
+    "whoosh": whoosh,
+    "postgresql": postgresql,
 }
 
 
@@ -44,11 +80,15 @@ CORPUS = [
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def backend(request, tmp_path):
-    instance = BACKENDS[request.param](tmp_path)
-    assert instance.rebuild(CORPUS) == len(CORPUS)
-    yield instance
-    instance.close()
+def empty_backend(request, tmp_path):
+    with BACKENDS[request.param](request, tmp_path) as backend:
+        yield backend
+
+
+@pytest.fixture
+def backend(empty_backend):
+    assert empty_backend.rebuild(CORPUS) == len(CORPUS)
+    return empty_backend
 
 
 def ids(results):
@@ -130,22 +170,20 @@ def test_status(backend):
     assert (status["fallbacks"], status["failures"]) == (0, 0)
 
 
-def test_an_empty_index_is_ok_and_finds_nothing(tmp_path):
-    for factory in BACKENDS.values():
-        empty = factory(tmp_path / "empty")
-        assert empty.rebuild([]) == 0
-        status = empty.status()
-        assert (status["status"], status["documents"], status["degraded"]) == ("ok", 0, False)
-        results = empty.search(SearchQuery(text="multa"))
-        assert (results.hits, results.total, results.fallback) == ([], 0, False)
-        empty.index([doc(1, "Cómo pagar una multa", "En la sede.")])
-        assert ids(empty.search(SearchQuery(text="multa"))) == ["article:1"]
-        empty.close()
+def test_an_empty_index_is_ok_and_finds_nothing(empty_backend):
+    assert empty_backend.rebuild([]) == 0
+    status = empty_backend.status()
+    assert (status["status"], status["documents"], status["degraded"]) == ("ok", 0, False)
+    results = empty_backend.search(SearchQuery(text="multa"))
+    assert (results.hits, results.total, results.fallback) == ([], 0, False)
+    empty_backend.index([doc(1, "Cómo pagar una multa", "En la sede.")])
+    assert ids(empty_backend.search(SearchQuery(text="multa"))) == ["article:1"]
 
 
 def test_missing_index_is_unavailable(tmp_path):
-    for factory in BACKENDS.values():
-        empty = factory(tmp_path / "nothing")
+    # Only an index kept apart from the database can be missing (PostgreSQL's tables
+    # come with the schema).
+    with whoosh(None, tmp_path / "nothing") as empty:
         status = empty.status()
         assert (status["status"], status["degraded"]) == ("missing", True)
         with pytest.raises(IndexMissing):
@@ -153,3 +191,20 @@ def test_missing_index_is_unavailable(tmp_path):
         with pytest.raises(IndexMissing):  # a write cannot go anywhere: rebuild first
             empty.index([doc(1, "Multa", "Texto.")])
         assert empty.status()["fallbacks"] == 1
+
+
+# Every query the tests above ask, and a few more forms of the same words.
+SAME_ANSWERS = ["multa", "multas", "PADRON", "empadronamiento", "padrón", "verano",
+                "bancos", "farolas", "recurrir sanción", "multa recurra", "sede electrónica",
+                '"sede electrónica"', "multra", "horario", "aviso", "recycling", "AND", "*"]
+
+
+@pytest.mark.parametrize("locale", ["es", "en", "ca"])
+def test_postgresql_finds_what_whoosh_finds(request, tmp_path, locale):
+    answers = {}
+    for name, factory in BACKENDS.items():
+        with factory(request, tmp_path / name) as backend:
+            backend.rebuild(CORPUS)
+            answers[name] = {text: sorted(ids(backend.search(SearchQuery(
+                text=text, locale=locale, per_page=50)))) for text in SAME_ANSWERS}
+    assert answers["postgresql"] == answers["whoosh"]

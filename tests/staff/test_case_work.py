@@ -3,8 +3,6 @@
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from portal import clock
 from portal.models import (
     AuditEvent,
@@ -17,48 +15,7 @@ from portal.models import (
 )
 from tests.cases.helpers import PDF, case_link, complaint_form, files, png
 from tests.cases.test_intake import submit
-
-
-@pytest.fixture
-def movilidad(make_department):
-    return make_department(slug="movilidad", names={"es": "Movilidad", "en": "Transport"},
-                           first_response_days=2, resolution_days=10)
-
-
-@pytest.fixture
-def hacienda(make_department):
-    return make_department(slug="hacienda", names={"es": "Hacienda", "en": "Finance"})
-
-
-# A Monday with no holiday in the two weeks after it (Madrid time: 11:00).
-MONDAY_MORNING = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
-
-
-def deadline_cell(page: str, reference: str) -> list[str]:
-    """The texts in the queue's "Next deadline" cell of the row of ``reference``."""
-    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{reference}(?:(?!</tr>).)*</tr>", page, re.S)
-    cell = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)[-1]
-    return [text for text in (re.sub(r"\s+", " ", part).strip()
-                              for part in re.split(r"<[^>]+>", cell)) if text]
-
-
-def sign_in(app, user):
-    from portal.accounts import service as accounts
-    from portal.extensions import db
-
-    client = app.test_client()
-    token = accounts.start_session(user)
-    db.session.commit()
-    with client.session_transaction() as session:
-        session["_user_id"] = token
-    return client
-
-
-def guest_case(app, department, **form):
-    citizen = app.test_client()
-    response = submit(citizen, complaint_form(topic=f"department-{department.id}", **form))
-    reference = re.search(r"/cases/([^/]+)/submitted", response.headers["Location"]).group(1)
-    return citizen, reference
+from tests.staff.helpers import MONDAY_MORNING, deadline_cell, guest_case, sign_in
 
 
 def test_from_queue_to_resolution_with_the_citizen_in_the_loop(app, db, movilidad, make_user,

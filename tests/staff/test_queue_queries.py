@@ -11,7 +11,7 @@ from portal.cases import references
 from portal.extensions import db as _db
 from portal.models import Case, CaseKind, CaseStatus, Role
 from portal.models.case import NO_DEADLINE
-from tests.staff.test_case_work import sign_in
+from tests.staff.helpers import sign_in
 
 
 @contextmanager

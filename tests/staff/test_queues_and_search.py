@@ -11,23 +11,12 @@ from portal.extensions import db as _db
 from portal.models import Case, CaseStatus, Role
 from portal.models.case import NO_DEADLINE
 from portal.staff import service
-from tests.staff.test_case_work import (
+from tests.staff.helpers import (
     MONDAY_MORNING,
     deadline_cell,
     guest_case,
     sign_in,
 )
-
-
-@pytest.fixture
-def movilidad(make_department):
-    return make_department(slug="movilidad", names={"es": "Movilidad", "en": "Transport"},
-                           first_response_days=2, resolution_days=10)
-
-
-@pytest.fixture
-def hacienda(make_department):
-    return make_department(slug="hacienda", names={"es": "Hacienda", "en": "Finance"})
 
 
 def walk(user, name, limit):
