@@ -62,6 +62,20 @@ def create_user_command(email: str, role: str, departments: tuple[str, ...], nam
     click.echo(f"Created {user.email} ({user.role.value}).")
 
 
+@portal_cli.command("worker")
+@click.option("--burst", is_flag=True,
+              help="Do the jobs queued now and one round of periodic work, then stop.")
+def worker_command(burst: bool) -> None:
+    """Run the background jobs from Redis (PORTAL_REDIS_URL): mail delivery, search index
+    updates, virus scans, and the periodic work (pending mail, /stats, retention)."""
+    from portal import jobs
+
+    try:
+        jobs.work(burst=burst)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+
+
 outbox_cli = AppGroup("outbox", help="The mail outbox.")
 portal_cli.add_command(outbox_cli)
 

@@ -15,7 +15,8 @@ from typing import Any
 ENV_PREFIX = "PORTAL_"
 
 # Environment variables that start with the prefix but are not settings of the app.
-NOT_SETTINGS = frozenset({"PORTAL_TEST_DATABASE_URL", "PORTAL_NEW_PASSWORD"})
+NOT_SETTINGS = frozenset({"PORTAL_TEST_DATABASE_URL", "PORTAL_TEST_REDIS_URL",
+                          "PORTAL_NEW_PASSWORD"})
 
 DEFAULTS: dict[str, Any] = {
     "INSTANCE_PATH": "instance",
@@ -25,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     # Result pages each process keeps for the current state of the search index.
     "SEARCH_RESULTS_CACHE": 1000,
     "REDIS_URL": "",
+    # The RQ queue the jobs go to when REDIS_URL is set (also the prefix of the workers'
+    # keys in Redis), so that deployments can share one server.
+    "JOBS_QUEUE": "ventanilla",
     "MAIL_SERVER": "",  # empty: write each message as an .eml file to instance/outbox/
     "MAIL_PORT": 587,
     "MAIL_USE_TLS": True,

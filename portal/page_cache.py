@@ -23,11 +23,15 @@ a report, a department, a tag, a category, an idea or the deployment's settings 
 name, contact details and texts) commits (a counter in this process, and a stamp file
 in the instance folder that other processes on the host, a CLI import included, read),
 and when the search index's folder changes (the index is updated after the commit that
-changed an article). Processes on other hosts see a change within ``MAX_AGE``.
+changed an article). With ``PORTAL_REDIS_URL`` the generation also has a counter in
+Redis, so that every server forgets its pages at once (several app servers); without it,
+processes on other hosts see a change within ``MAX_AGE``. While Redis cannot be read,
+no kept page is served.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
@@ -38,7 +42,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, has_app_context, request, session
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    request,
+    session,
+)
 from flask.globals import request_ctx
 from flask_login import current_user
 from sqlalchemy import event
@@ -72,11 +85,34 @@ class PageCache:
         self._counter = 0
         self._values: dict[tuple, tuple[tuple, float, object]] = {}
         self.marker = secrets.token_hex(12)
+        settings = app.config["PORTAL"]
+        self._redis = None
+        if settings["REDIS_URL"]:
+            from redis import Redis
+
+            self._redis = Redis.from_url(settings["REDIS_URL"], socket_timeout=1)
+            self._shared_key = f"{settings['JOBS_QUEUE']}:page-cache-generation"
 
     # ------------------------------------------------------------ generations
 
     def generation(self) -> tuple:
-        return (self._counter, _mtime(self.stamp), _mtime(self.index_path))
+        return (self._counter, _mtime(self.stamp), _mtime(self.index_path), self._shared())
+
+    def _shared(self) -> object:
+        """The generation every server reads from Redis (read once per request)."""
+        if self._redis is None:
+            return 0
+        from redis.exceptions import RedisError
+
+        if has_request_context() and "_page_cache_shared" in g:
+            return g._page_cache_shared
+        try:
+            value = self._redis.get(self._shared_key) or b"0"
+        except (RedisError, OSError):
+            value = object()  # equal to nothing kept: no page is served from here
+        if has_request_context():
+            g._page_cache_shared = value
+        return value
 
     def changed(self) -> None:
         """Public content changed: forget every page, here and in this host's processes."""
@@ -84,6 +120,14 @@ class PageCache:
             self._counter += 1
             self._pages.clear()
             self._values.clear()
+        if self._redis is not None:
+            from redis.exceptions import RedisError
+
+            # If Redis cannot take it, the other servers see the change within MAX_AGE.
+            with contextlib.suppress(RedisError, OSError):
+                self._redis.incr(self._shared_key)
+            if has_request_context():
+                g.pop("_page_cache_shared", None)
         now = time.time_ns()
         try:
             self.stamp.touch()

@@ -32,6 +32,7 @@ from portal.models import Case, CaseKind, Department, Role, User
 from portal.search.postgres_backend import TABLES as SEARCH_TABLES
 
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -106,6 +107,22 @@ def postgres_url(tmp_path_factory) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis for the tests of jobs and shared caches (skipped without one, but
+    required in CI). Each test uses keys of its own prefix and deletes them."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except (RedisError, OSError):
+        if IN_CI:
+            pytest.fail(f"CI must run the Redis tests: no Redis at {REDIS_URL}")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return REDIS_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -506,6 +506,7 @@ def admin_pages(pages: Pages, outbox) -> None:
     holiday = _first(select(Holiday).order_by(Holiday.id.desc()))
     post("admin-holiday-remove-confirm", f"/manage/admin/holidays/{holiday.id}/remove",
          status=200)
+    get("admin-jobs", "/manage/admin/jobs")
     get("admin-users", "/manage/admin/users")
     person = accounts.find_user_by_email(AGENT)
     get("admin-user", f"/manage/admin/users/{person.id}")

@@ -48,9 +48,13 @@ def upgrade():
             tags text[] NOT NULL,
             published_at timestamptz,
             words text[] NOT NULL,
-            search tsvector NOT NULL
+            search tsvector NOT NULL,
+            heading tsvector NOT NULL
         )""")
     op.execute("CREATE INDEX ix_search_documents_search ON search_documents USING gin (search)")
+    # Title and summary alone: the first matches ranked when a word is very common.
+    op.execute("CREATE INDEX ix_search_documents_heading ON search_documents "
+               "USING gin (heading)")
     op.execute("""
         CREATE TABLE search_vocabulary (
             word text PRIMARY KEY,

@@ -154,6 +154,10 @@ class ConfirmForm(FlaskForm):
     confirm = HiddenField()
 
 
+class RetryJobForm(FlaskForm):
+    job_id = HiddenField(validators=[DataRequired(), Length(max=100), no_control_characters])
+
+
 # A privacy notice or accessibility statement: as long as the longest article.
 PAGE_TEXT_MAX = 50_000
 # Digits, spaces and + ( ) - . only: the number is also a tel: link.

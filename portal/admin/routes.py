@@ -11,7 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from portal import deployment
+from portal import deployment, jobs
 from portal.accounts import second_factor
 from portal.admin import service
 from portal.admin.forms import (
@@ -22,8 +22,10 @@ from portal.admin.forms import (
     DeploymentForm,
     HolidayForm,
     InviteForm,
+    RetryJobForm,
     StaffForm,
 )
+from portal.audit import audit
 from portal.extensions import db
 from portal.i18n import LANGUAGE_NAMES, current_language
 from portal.models import Category, Department, Holiday, Role, User
@@ -276,6 +278,26 @@ def _department_choices(form) -> None:
 def _chosen_departments(form) -> list[Department]:
     chosen = set(form.departments.data or [])
     return [item for item in service.departments() if item.id in chosen]
+
+
+@bp.get("/jobs")
+def background_jobs():
+    queue = jobs.queue()
+    return render_template("admin/jobs.html", queue=queue,
+                           waiting=len(queue) if queue is not None else 0,
+                           failed=jobs.failed_jobs(), retry_form=RetryJobForm())
+
+
+@bp.post("/jobs/retry")
+def retry_job():
+    form = RetryJobForm()
+    if form.validate_on_submit() and jobs.retry_failed(form.job_id.data):
+        audit("job.retried", actor=current_user, target_type="job", target_id=form.job_id.data)
+        db.session.commit()
+        flash(_("The job is back in the queue."), "success")
+    else:
+        flash(_("That job is no longer among the failed ones."), "error")
+    return redirect(url_for("admin.background_jobs"))
 
 
 @bp.get("/users")

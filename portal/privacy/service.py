@@ -437,6 +437,13 @@ def _old_mail(now: datetime, days: int):
             OutboxMessage.sent_at < now - timedelta(days=days))
 
 
+@jobs.periodic("day")
+def daily_retention() -> None:
+    """Retention, applied by the worker once a day (with Redis; else a timer runs
+    ``flask portal retention``)."""
+    apply_retention(retention_plan())
+
+
 def apply_retention(plan: RetentionPlan, progress: Callable[[int], None] | None = None
                     ) -> dict[str, int]:
     """Anonymise the plan's cases (each commit a few at a time) and purge the old mail;

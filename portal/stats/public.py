@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal import clock
+from portal import clock, jobs
 from portal.extensions import db
 from portal.models import Department, StatsSnapshot
 from portal.stats import figures
@@ -119,6 +119,12 @@ def refresh() -> StatsSnapshot:
         db.session.rollback()
         snapshot = db.session.get(StatsSnapshot, SNAPSHOT_KEY)
     return snapshot
+
+
+@jobs.periodic("minute")
+def refresh_if_old() -> None:
+    """The worker's: /stats then never waits for its figures to be recomputed."""
+    current()
 
 
 def current() -> dict[str, Any]:

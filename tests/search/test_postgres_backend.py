@@ -114,3 +114,25 @@ def test_the_postgresql_backend_needs_a_postgresql_database(tmp_path):
     with pytest.raises(ValueError, match="PORTAL_DATABASE_URL"):
         create_app({**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path),
                     "SEARCH_BACKEND": "postgresql"})
+
+
+def test_a_very_common_word_ranks_the_title_matches_first_and_counts_up_to_a_cap(
+        pg_app, monkeypatch):
+    from portal.search import postgres_backend
+    from portal.search.base import SearchDocument
+
+    monkeypatch.setattr(postgres_backend, "SCAN_LIMIT", 5)
+    monkeypatch.setattr(postgres_backend, "COUNT_CAP", 20)
+    backend = pg_app.extensions["portal_search"]
+    documents = [SearchDocument(doc_id=f"article:{number}", kind="article",
+                                title=f"Aviso {number}", body="Texto sobre farolas.",
+                                locale="es", url=f"/kb/{number}") for number in range(30)]
+    documents.append(SearchDocument(doc_id="article:100", kind="article",
+                                    title="Farolas apagadas", body="Avise al 010.",
+                                    locale="es", url="/kb/100"))
+    backend.rebuild(documents)
+    results = backend.search(SearchQuery(text="farola", per_page=3))
+    assert results.hits[0].doc_id == "article:100"  # in the title: ranked first
+    assert (results.total, results.exact_total, results.reachable) == (20, False, 5)
+    assert results.pages == 2
+    assert len(backend.search(SearchQuery(text="farola", per_page=3, page=2)).hits) == 2

@@ -48,9 +48,13 @@ NOT_ON_A_PAGE = {
     "accounts.second_factor_code": "shown only in the answer to the password of an account "
                                    "with a second factor (a POST): fuzzed by EXTRA_FORMS "
                                    "below (without the password before it)",
+    "admin.retry_job": "shown only beside a failed job on /manage/admin/jobs, and jobs "
+                       "run from Redis only with PORTAL_REDIS_URL (tests/test_jobs_rq.py "
+                       "sends it): fuzzed by EXTRA_FORMS below",
 }
 EXTRA_FORMS = {"accounts.resend_confirmation": [Field(name="csrf_token", kind="hidden")],
-               "accounts.second_factor_code": [Field(name="code", kind="text")]}
+               "accounts.second_factor_code": [Field(name="code", kind="text")],
+               "admin.retry_job": [Field(name="job_id", kind="hidden")]}
 
 # Run last in each example, as they take away what the others act on (the session, the
 # case, the idea, the request...); every page is opened again before its forms are sent.
