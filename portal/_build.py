@@ -9,18 +9,30 @@ neither.
 
 setuptools runs this in pip's isolated build environment, where none of the portal's
 dependencies are installed: import only the standard library, setuptools and Babel
-(``[build-system] requires`` in pyproject.toml), and from ``portal`` only
-``portal.catalogs``, which needs no more (``portal/__init__.py`` imports nothing).
+(``[build-system] requires`` in pyproject.toml), and from ``portal`` only the file
+``catalogs.py``, which needs no more, loaded by its path.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
 from setuptools.command.build_py import build_py as _build_py
 
-from portal.catalogs import compile_catalog
+
+def _load_catalogs():
+    # setuptools loads this file by its path, without the portal package on sys.path
+    # (``import portal.catalogs`` fails there): load its sibling the same way.
+    spec = importlib.util.spec_from_file_location(
+        "_portal_build_catalogs", Path(__file__).with_name("catalogs.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compile_catalog = _load_catalogs().compile_catalog
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 # Alembic's files; never bytecode or editor leftovers.
