@@ -93,8 +93,10 @@ def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> Non
     from portal import config as portal_config
     from portal.request_limits import URL_CONVERTERS, PortalRequest
 
-    for folder in ("", "uploads", "outbox", "search"):
-        (instance_path / folder).mkdir(parents=True, exist_ok=True)
+    upload_path = instance_path / (settings["UPLOAD_PATH"] or "uploads")
+    for folder in (instance_path, upload_path, instance_path / "outbox",
+                   instance_path / "search"):
+        folder.mkdir(parents=True, exist_ok=True)
     app.config["PORTAL"] = settings
     database_url = settings["DATABASE_URL"] or f"sqlite:///{instance_path / 'portal.db'}"
     if database_url.startswith("postgresql://"):
@@ -126,7 +128,7 @@ def _configure(app: Flask, settings: dict[str, Any], instance_path: Path) -> Non
         RATELIMIT_KEY_PREFIX=settings["RATELIMIT_KEY_PREFIX"],
         RATELIMIT_HEADERS_ENABLED=True,
         SEARCH_INDEX_PATH=str(instance_path / "search"),
-        UPLOAD_PATH=str(instance_path / "uploads"),
+        UPLOAD_PATH=str(upload_path),
         OUTBOX_PATH=str(instance_path / "outbox"),
     )
     # Werkzeug caps multipart forms only; this request class caps urlencoded ones too.

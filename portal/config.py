@@ -86,6 +86,10 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_MAX_FILES": 5,
     "UPLOAD_MAX_FILE_BYTES": 10 * 1024 * 1024,
     "UPLOAD_MAX_CASE_BYTES": 25 * 1024 * 1024,
+    # Where uploaded files are kept (portal/file_stores.py); empty: uploads/ in the
+    # instance folder. With several app servers, a folder all of them and the worker
+    # mount. A relative path is taken from the instance folder.
+    "UPLOAD_PATH": "",
     # Checked files of a form sent back with an error are held this long for its resend.
     "UPLOAD_KEEP_HOURS": 6,
     # The local socket of a ClamAV daemon (clamd): attachments are served only once it

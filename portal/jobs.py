@@ -235,6 +235,20 @@ def work(burst: bool = False) -> None:
         stop.set()
 
 
+def status() -> dict[str, str]:
+    """For /healthz: where jobs run, and whether that place answers. Without Redis they
+    run in this process; with it, a Redis that does not answer is degraded, not an
+    outage, as the outbox and the sweep redo what could not be queued."""
+    rq_queue = queue()
+    if rq_queue is None:
+        return {"backend": "in-process", "status": "ok"}
+    try:
+        rq_queue.connection.ping()
+    except Exception:  # noqa: BLE001 - any failure to reach Redis reads the same
+        return {"backend": "rq", "status": "unavailable"}
+    return {"backend": "rq", "status": "ok"}
+
+
 def failed_jobs(limit: int = 100) -> list[dict]:
     """The jobs whose retries are spent, newest first (for administrators)."""
     rq_queue = queue()

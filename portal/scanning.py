@@ -2,11 +2,11 @@
 
 With ``PORTAL_CLAMD_SOCKET`` (the path of clamd's local socket) every new attachment is
 stored as ``pending`` and served to nobody until clamd has said it is clean; one it
-finds infected is moved out of the uploads into ``instance/quarantine/`` and never
-served. While clamd cannot be reached the files simply wait, and the next scan (after
-each commit that stores a file, or ``flask --app wsgi portal scan`` from a timer) takes
-them. Without the setting, the checks of portal/storage.py are the only ones and files
-are served at once.
+finds infected is moved out of reach, to the file store's ``quarantine/`` (by default
+``instance/uploads/quarantine/``), and never served. While clamd cannot be reached the
+files simply wait, and the next scan (after each commit that stores a file, or
+``flask --app wsgi portal scan`` from a timer) takes them. Without the setting, the
+checks of portal/storage.py are the only ones and files are served at once.
 
 clamd is asked over its INSTREAM command (the file is sent, not its path, so clamd needs
 no access to the uploads folder).
@@ -15,10 +15,8 @@ no access to the uploads folder).
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import struct
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -89,14 +87,6 @@ def ping() -> bool:
         return False
 
 
-def _quarantine(content_hash: str) -> None:
-    folder = Path(current_app.instance_path) / "quarantine"
-    folder.mkdir(parents=True, exist_ok=True)
-    source = storage.path_for(content_hash)
-    if source.exists():
-        shutil.move(source, folder / content_hash)
-
-
 def scan_pending(_items: list | None = None) -> dict[str, int]:
     """Scan the attachments waiting for it (a batch of each content only once); what
     became of them. Runs after the commit that stored them, and from the command line."""
@@ -110,15 +100,15 @@ def scan_pending(_items: list | None = None) -> dict[str, int]:
         verdicts: dict[str, str | None] = {}
         for attachment in waiting:
             if attachment.content_hash not in verdicts:
-                path = storage.path_for(attachment.content_hash)
+                data = storage.read(attachment.content_hash)
+                if data is None:
+                    continue
                 try:
-                    verdicts[attachment.content_hash] = scan(path.read_bytes())
+                    verdicts[attachment.content_hash] = scan(data)
                 except ScannerUnavailable as error:
                     log.warning("virus scanner unavailable (%s): %d files wait", error,
                                 len(waiting))
                     break
-                except FileNotFoundError:
-                    continue
             found = verdicts[attachment.content_hash]
             attachment.scan_status = ScanStatus.CLEAN if found is None else ScanStatus.INFECTED
             done["clean" if found is None else "infected"] += 1
@@ -128,7 +118,7 @@ def scan_pending(_items: list | None = None) -> dict[str, int]:
         session.commit()
         for content_hash, found in verdicts.items():
             if found is not None:
-                _quarantine(content_hash)
+                storage.withhold(content_hash)
         done["waiting"] = len(waiting) - done["clean"] - done["infected"]
     return done
 

@@ -1,11 +1,11 @@
-"""Attachments on disk: checked, cleaned, stored outside the web root by content hash.
+"""Attachments: checked, cleaned, stored outside the web root by content hash.
 
 Only JPEG, PNG and PDF are accepted, and only when the file name and the sniffed
 content agree. Images are re-encoded, which drops EXIF and GPS metadata and anything
-hidden after the image data. A file is written (temporary file, then an atomic rename)
-before the database row that points at it is committed; if the transaction rolls back,
-the files it created are removed again, so no row points at a missing file and no file
-is left without a row.
+hidden after the image data. The bytes go to the file store (portal/file_stores.py): a
+file is written before the database row that points at it is committed; if the
+transaction rolls back, the files it created are removed again, so no row points at a
+missing file and no file is left without a row.
 """
 
 from __future__ import annotations
@@ -18,20 +18,19 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
-from flask import current_app
+from flask import abort, current_app, send_file
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event, exists, select
 from sqlalchemy.orm import Session
 
-from portal import pdf_safety
+from portal import file_stores, pdf_safety
 from portal.extensions import db
+from portal.file_stores import file_store
 
 log = logging.getLogger(__name__)
 
@@ -175,26 +174,21 @@ _last_purge = 0.0
 
 
 class StorageUnavailable(OSError):
-    """The upload folder cannot be written (disk full, read-only, gone)."""
-
-
-def _kept_folder() -> Path:
-    return uploads_root() / "kept"
+    """The file store cannot be written (disk full, read-only, gone)."""
 
 
 def keep_upload(clean: CleanFile) -> KeptFile:
     """Hold a checked file for a form being filled in; raise ``StorageUnavailable``."""
     _purge_now_and_then()
     token = secrets.token_urlsafe(24)
-    folder = _kept_folder()
     meta = {"name": clean.original_name, "type": clean.content_type}
+    store = file_store()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(folder / f"{token}.bin", clean.data)
-        _write_atomically(folder / f"{token}.json", json.dumps(meta).encode())
+        store.put(f"kept/{token}.bin", clean.data)
+        store.put(f"kept/{token}.json", json.dumps(meta).encode())
     except OSError as error:
-        (folder / f"{token}.bin").unlink(missing_ok=True)
-        _log_unwritable(folder, error)
+        store.delete(f"kept/{token}.bin")
+        _log_unwritable(error)
         raise StorageUnavailable(error.errno, error.strerror) from error
     return KeptFile(token, clean.original_name, clean.content_type, clean.size)
 
@@ -203,10 +197,10 @@ def kept_file(token: str) -> CleanFile | None:
     """The file held under ``token``, or None if there is none (expired, removed, bogus)."""
     if not _TOKEN.fullmatch(token or ""):
         return None
-    folder = _kept_folder()
+    store = file_store()
     try:
-        meta = json.loads((folder / f"{token}.json").read_bytes())
-        data = (folder / f"{token}.bin").read_bytes()
+        meta = json.loads(store.get(f"kept/{token}.json"))
+        data = store.get(f"kept/{token}.bin")
     except (OSError, ValueError):
         return None
     return CleanFile(data, meta["type"], meta["name"])
@@ -222,7 +216,7 @@ def describe_kept(token: str) -> KeptFile | None:
 def discard_kept(token: str) -> None:
     if _TOKEN.fullmatch(token or ""):
         for suffix in (".json", ".bin"):
-            (_kept_folder() / f"{token}{suffix}").unlink(missing_ok=True)
+            file_store().delete(f"kept/{token}{suffix}")
 
 
 def purge_kept(max_age: timedelta | None = None) -> int:
@@ -230,13 +224,10 @@ def purge_kept(max_age: timedelta | None = None) -> int:
     max_age = max_age or timedelta(hours=current_app.config["PORTAL"]["UPLOAD_KEEP_HOURS"])
     cutoff = time.time() - max_age.total_seconds()
     removed = 0
-    for path in _kept_folder().glob("*.bin"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                discard_kept(path.stem)
-                removed += 1
-        except OSError:
-            continue
+    for key in list(file_store().keys_older_than("kept/", cutoff)):
+        if key.endswith(".bin"):
+            discard_kept(key[len("kept/"):-len(".bin")])
+            removed += 1
     return removed
 
 
@@ -247,48 +238,64 @@ def _purge_now_and_then() -> None:
         purge_kept()
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _log_unwritable(folder: Path, error: OSError) -> None:
-    # Which disk, and why: the people who can free space need both. No file names.
-    log.error("cannot write uploads to %s (%s): %s", folder,
+def _log_unwritable(error: OSError) -> None:
+    # Which store, and why: the people who can free space need both. No file names.
+    log.error("cannot write uploads to %s (%s): %s", file_store().describe(),
               errno.errorcode.get(error.errno or 0, "?"), error.strerror)
 
 
-def uploads_root() -> Path:
-    return Path(current_app.config["UPLOAD_PATH"])
-
-
-def path_for(content_hash: str) -> Path:
+def key_for(content_hash: str) -> str:
+    """The file store key of a stored file: its content hash, under its first two
+    characters (so no folder holds more than a 256th of them)."""
     if not re.fullmatch(r"[0-9a-f]{64}", content_hash):
         raise ValueError("not a content hash")
-    return uploads_root() / content_hash[:2] / content_hash
+    return f"{content_hash[:2]}/{content_hash}"
+
+
+def read(content_hash: str) -> bytes | None:
+    """A stored file's bytes, or None if the store no longer has them."""
+    try:
+        return file_store().get(key_for(content_hash))
+    except FileNotFoundError:
+        return None
+
+
+def send(content_hash: str, **send_file_options):
+    """A response with a stored file (``flask.send_file``'s options), 404 if it is gone.
+    The bytes are read whole (10 MB at most), which any store can do and which gives
+    the browser a length and ranges."""
+    data = read(content_hash)
+    if data is None:
+        abort(404)
+    return send_file(io.BytesIO(data), etag=content_hash, **send_file_options)
+
+
+def discard(content_hash: str) -> None:
+    file_store().delete(key_for(content_hash))
+
+
+def withhold(content_hash: str) -> None:
+    """Move a stored file out of reach (the virus scanner found something in it)."""
+    store = file_store()
+    data = read(content_hash)
+    if data is not None:
+        store.put(f"quarantine/{content_hash}", data)
+        store.delete(key_for(content_hash))
 
 
 def store(clean: CleanFile) -> str:
     """Write the file (if new) and remember it for this transaction; return its hash."""
     content_hash = clean.content_hash
-    target = path_for(content_hash)
+    key = key_for(content_hash)
+    files = file_store()
     session = db.session()
     session.info.setdefault(_KEPT, {})[content_hash] = clean.data
-    if target.exists():
+    if files.exists(key):
         return content_hash
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, clean.data)
+        files.put(key, clean.data)
     except OSError as error:
-        _log_unwritable(target.parent, error)
+        _log_unwritable(error)
         raise StorageUnavailable(error.errno, error.strerror) from error
     session.info.setdefault(_CREATED, set()).add(content_hash)
     return content_hash
@@ -301,11 +308,10 @@ def _after_commit(session: Session) -> None:
     kept = session.info.pop(_KEPT, {})
     # Another request with the same file may have rolled back and removed it meanwhile:
     # we still hold the bytes, so put it back.
+    files = file_store()
     for content_hash, data in kept.items():
-        target = path_for(content_hash)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        if not files.exists(key_for(content_hash)):
+            files.put(key_for(content_hash), data)
 
 
 def _after_rollback(session: Session) -> None:
@@ -320,10 +326,11 @@ def _after_rollback(session: Session) -> None:
             referenced = check.scalar(
                 select(exists().where(Attachment.content_hash == content_hash)))
             if not referenced:
-                path_for(content_hash).unlink(missing_ok=True)
+                discard(content_hash)
 
 
 def register(app) -> None:
+    file_stores.register(app)
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback",

@@ -136,3 +136,15 @@ def test_the_worker_needs_redis(app):
                                              app.config["SQLALCHEMY_DATABASE_URI"],
                                              "http://localhost", {}))
     assert result.returncode != 0 and "PORTAL_REDIS_URL is not set" in result.stderr
+
+
+def test_healthz_names_rq_and_says_degraded_while_redis_does_not_answer(rq_app, make_app):
+    health = rq_app.test_client().get("/healthz").get_json()
+    assert health["jobs"] == {"backend": "rq", "status": "ok"}
+
+    unreachable = make_app(REDIS_URL="redis://127.0.0.1:1/0", RATELIMIT_ENABLED=False)
+    response = unreachable.test_client().get("/healthz")
+    assert response.status_code == 200  # the portal still takes cases: the outbox keeps them
+    body = response.get_json()
+    assert body["jobs"] == {"backend": "rq", "status": "unavailable"}
+    assert body["status"] == "degraded"

@@ -101,7 +101,7 @@ def test_a_clean_file_is_released_and_the_eicar_file_held(make_app, make_user, m
         assert f"/files/{bad.id}" not in page
         uploads = Path(app.config["UPLOAD_PATH"])
         assert not (uploads / bad.content_hash[:2] / bad.content_hash).exists()
-        assert (Path(app.instance_path) / "quarantine" / bad.content_hash).exists()
+        assert (uploads / "quarantine" / bad.content_hash).exists()
         entry = _db.session.scalar(select(AuditEvent).where(
             AuditEvent.action == "attachment.infected"))
         assert entry.data["found"].startswith("Portal.Test.EICAR")

@@ -133,7 +133,7 @@ def build_zip(user: User | None, email: str | None = None) -> bytes:
         files += [("ideas", row["id"], row["image_hash"], row["image_name"] or "image")
                   for row in found.get("ideas", []) if row.get("image_hash")]
         for table, row_id, content_hash, name in files:
-            path = storage.path_for(content_hash)
-            if path.is_file():
-                archive.write(path, f"files/{table}-{row_id}-{storage.safe_name(name)}")
+            data = storage.read(content_hash)
+            if data is not None:
+                archive.writestr(f"files/{table}-{row_id}-{storage.safe_name(name)}", data)
     return buffer.getvalue()

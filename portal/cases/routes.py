@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -335,9 +334,9 @@ def download(reference: str, attachment_id: int):
     attachment = service.attachment_of(case, attachment_id)
     if attachment is None or attachment.scan_status is not ScanStatus.CLEAN:
         abort(404)  # not scanned yet, or withheld: never served
-    response = send_file(storage.path_for(attachment.content_hash),
-                         mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.original_name, max_age=0)
+    response = storage.send(attachment.content_hash, mimetype=attachment.content_type,
+                            as_attachment=True, download_name=attachment.original_name,
+                            max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -274,11 +273,8 @@ def image(idea_id: int):
     item = _idea_or_404(idea_id)
     if not item.image_hash:
         abort(404)
-    path = storage.path_for(item.image_hash)
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype=item.image_type, download_name=item.image_name,
-                     max_age=3600)
+    return storage.send(item.image_hash, mimetype=item.image_type,
+                        download_name=item.image_name, max_age=3600)
 
 
 def _signed_in_post():

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import deployment, markdown, page_cache, scanning, search
+from portal import deployment, jobs, markdown, page_cache, scanning, search
 from portal.extensions import db
 from portal.i18n import current_language
 from portal.reports import service as reports_service
@@ -92,12 +92,14 @@ def healthz():
     if scanning.enabled():
         scanner = {"status": "ok" if scanning.ping() else "unavailable"}
         degraded = degraded or scanner["status"] != "ok"
+    jobs_status = jobs.status()
+    degraded = degraded or jobs_status["status"] != "ok"
     body = {
         "status": ("degraded" if degraded else "ok") if healthy else "unavailable",
         "database": database,
         "search": search_status,
         "scanner": scanner,
-        "jobs": {"backend": "in-process", "status": "ok"},
+        "jobs": jobs_status,
     }
     response = jsonify(body)
     response.status_code = 200 if healthy else 503

@@ -160,7 +160,7 @@ def _unlink_unreferenced(hashes: list[str]) -> None:
             used += session.scalar(select(func.count()).select_from(Idea)
                                    .where(Idea.image_hash == content_hash))
             if not used:
-                storage.path_for(content_hash).unlink(missing_ok=True)
+                storage.discard(content_hash)
 
 
 def _changed_in_index(doc_id: str) -> None:

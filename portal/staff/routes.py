@@ -9,7 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -353,9 +352,9 @@ def download(reference: str, attachment_id: int):
     if attachment is None or attachment.case_id != case.id or \
             attachment.scan_status is not ScanStatus.CLEAN:
         abort(404)  # not scanned yet, or withheld: never served
-    response = send_file(storage.path_for(attachment.content_hash),
-                         mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.original_name, max_age=0)
+    response = storage.send(attachment.content_hash, mimetype=attachment.content_type,
+                            as_attachment=True, download_name=attachment.original_name,
+                            max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -8,6 +8,7 @@ from unittest import mock
 import pytest
 
 from portal.cases import service
+from portal.file_stores import FolderStore
 from portal.models import Attachment, Case, CaseKind
 from tests.cases.helpers import PDF, complaint_form, png
 from tests.cases.test_intake import submit
@@ -85,7 +86,7 @@ def _full_disk(fd, *args, **kwargs):
 def test_disk_full_gives_an_error_by_the_files_and_keeps_the_text(app, db, caplog):
     client = app.test_client()
     form = complaint_form(subject="Farola rota junto al colegio")
-    with mock.patch("portal.storage.os.fdopen", _full_disk):
+    with mock.patch("portal.file_stores.os.fdopen", _full_disk):
         response = submit(client, form, lang="en", attachments=[(png(), "a.png")])
     assert response.status_code == 200
     page = response.text
@@ -101,21 +102,19 @@ def test_disk_full_gives_an_error_by_the_files_and_keeps_the_text(app, db, caplo
 
 
 def test_disk_full_when_the_case_is_stored_keeps_the_held_file_for_a_resend(app, db):
-    from portal import storage
-
     client = app.test_client()
     first = submit(client, complaint_form(contact_email="not-an-email"), lang="en",
                    attachments=[(png(), "farola.png")])
     token = re.search(r'name="kept" value="([^"]+)"', first.text).group(1)
     form = complaint_form(kept=token)
-    real_write = storage._write_atomically
+    real_put = FolderStore.put
 
-    def full_store(target, data):
-        if "kept" not in target.parts:
+    def full_store(self, key, data):
+        if not key.startswith("kept/"):
             raise OSError(28, "No space left on device")
-        real_write(target, data)
+        real_put(self, key, data)
 
-    with mock.patch("portal.storage._write_atomically", full_store):
+    with mock.patch.object(FolderStore, "put", full_store):
         second = submit(client, form, lang="en")
     assert second.status_code == 200
     assert "We could not save your files just now" in second.text
