@@ -293,10 +293,10 @@ def cpu_by_program() -> Counter:
         fields = text_.rsplit(")", 1)[1].split()
         seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
         if "gunicorn" in cmdline:
-            kind = "gunicorn (both servers)"
+            kind = "gunicorn (app servers)"
         elif "portal worker" in cmdline:
             kind = "RQ worker"
-        elif "soak_benchmark" in cmdline:
+        elif Path(sys.argv[0]).name in cmdline:
             kind = "load generator (this script)"
         elif cmdline.startswith("postgres") or "postgres:" in cmdline:
             kind = "PostgreSQL"

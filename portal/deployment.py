@@ -18,12 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.local import LocalProxy
 
+from portal import page_cache
 from portal.extensions import db
 from portal.models import DeploymentSettings
 
 log = logging.getLogger(__name__)
 
 _KEY = "_portal_deployment"
+_CHANGED_HERE = "_portal_deployment_changed"
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,21 @@ def defaults() -> Deployment:
 
 
 def current() -> Deployment:
-    """The effective values, read once per request (or app context: a CLI command, a job)."""
+    """The effective values, read once per request (or app context: a CLI command, a job)
+    and kept between requests like a public page (portal/page_cache.py): until they
+    change, here or on another server."""
     found = g.get(_KEY)
     if found is None:
-        found = _load()
+        try:
+            # Changed in this transaction: the kept values are the old ones until it
+            # commits, and what it has not committed must not be kept for others.
+            found = _load() if g.get(_CHANGED_HERE) else \
+                page_cache.remember(("deployment",), _load)
+        except SQLAlchemyError as error:
+            # The database is down (the 503 page says so, and gives the phone number)
+            # or not migrated yet: the environment's values still name the deployment.
+            log.warning("deployment settings not read: %s", type(error).__name__)
+            found = defaults()
         setattr(g, _KEY, found)
     return found
 
@@ -60,22 +73,17 @@ def current() -> Deployment:
 def forget() -> None:
     """Read the values again at the next use (after they were changed in this context)."""
     g.pop(_KEY, None)
+    setattr(g, _CHANGED_HERE, True)
 
 
 def _load() -> Deployment:
     base = defaults()
     # Only the six short values: the texts can be long and only two pages need them.
     columns = [getattr(DeploymentSettings, name) for name in FIELDS]
-    try:
-        # no_autoflush: a mail rendered in the middle of a change must not flush it here.
-        with db.session.no_autoflush:
-            row = db.session.execute(select(*columns).where(
-                DeploymentSettings.id == DeploymentSettings.ONE)).first()
-    except SQLAlchemyError as error:
-        # The database is down (the 503 page says so, and gives the phone number) or
-        # not migrated yet: the environment's values still name the deployment.
-        log.warning("deployment settings not read: %s", type(error).__name__)
-        return base
+    # no_autoflush: a mail rendered in the middle of a change must not flush it here.
+    with db.session.no_autoflush:
+        row = db.session.execute(select(*columns).where(
+            DeploymentSettings.id == DeploymentSettings.ONE)).first()
     if row is None:
         return base
     return replace(base, **{name: value for name, value in row._mapping.items() if value})

@@ -121,12 +121,27 @@ def _path(func: Callable) -> str:
     return f"{func.__module__}:{func.__qualname__}"
 
 
+def _waiting_key(queue, path: str) -> str:
+    return f"{queue.name}:waiting:{path}"
+
+
 def _enqueue(queue, func: Callable, args: tuple) -> bool:
-    """Put ``func(*args)`` on the queue; False when Redis cannot take it."""
+    """Put ``func(*args)`` on the queue; False when Redis cannot take it.
+
+    A job without arguments does whatever is pending (``mail.deliver_pending``,
+    ``scanning.scan_pending``), so one waiting to start is enough: while one waits,
+    another is not queued. A busy minute's thousand confirmations are then sent by a
+    few jobs, not a thousand. The mark is removed when the job starts (before it looks
+    at what is pending, so nothing committed after that is missed), and lapses on its
+    own should the job be lost with Redis; the sweep redoes what is pending anyway.
+    """
     from redis.exceptions import RedisError
     from rq import Retry
 
     try:
+        if not args and not queue.connection.set(
+                _waiting_key(queue, _path(func)), "1", nx=True, ex=SWEEP_SECONDS):
+            return True  # one is waiting already
         queue.enqueue(run_job, _path(func), args, description=func.__name__,
                       retry=Retry(max=len(RETRY_AFTER), interval=RETRY_AFTER),
                       failure_ttl=int(FAILED_KEPT.total_seconds()), result_ttl=600)
@@ -141,6 +156,8 @@ def run_job(path: str, args: tuple) -> None:
     """What the worker runs: ``path``'s function, in an app context of its own."""
     module, _colon, name = path.partition(":")
     func = getattr(importlib.import_module(module), name)
+    if not args and (rq_queue := queue()) is not None:
+        rq_queue.connection.delete(_waiting_key(rq_queue, path))
     with current_app.app_context():
         try:
             func(*args)

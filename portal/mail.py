@@ -85,12 +85,12 @@ def deliver_pending() -> int:
     """
     sent = 0
     after = 0
-    with Session(db.engine, expire_on_commit=False) as session:
+    with Session(db.engine, expire_on_commit=False) as session, _Postman() as postman:
         while (claimed := _claim_next(session, after)) is not None:
             message, until = claimed
             after = message.id
             try:
-                _deliver(message)
+                _deliver(message, postman)
             except AlreadyWritten:
                 # Written by an earlier run that died before marking it: do not write
                 # it twice, only record what happened.
@@ -212,16 +212,70 @@ def _as_email(message: OutboxMessage) -> EmailMessage:
     return email
 
 
-def _deliver(message: OutboxMessage) -> None:
-    settings = current_app.config["PORTAL"]
-    email = _as_email(message)
-    if settings["MAIL_SERVER"]:
-        with smtplib.SMTP(settings["MAIL_SERVER"], settings["MAIL_PORT"], timeout=20) as smtp:
+class _Postman:
+    """One SMTP connection for a run of deliveries, opened when the first message needs
+    it: a connection, TLS and a login cost more than a message, and a burst of mail (a
+    busy minute's confirmations, an answer to many followers) would pay them each time.
+    A connection that failed is closed, and the next message opens a new one; servers
+    that cap the messages of one connection are met with a new one every
+    ``PER_CONNECTION``."""
+
+    PER_CONNECTION = 100
+
+    def __init__(self) -> None:
+        self.smtp: smtplib.SMTP | None = None
+        self.sent = 0
+
+    def __enter__(self) -> _Postman:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def send(self, email: EmailMessage) -> None:
+        if self.smtp is None or self.sent >= self.PER_CONNECTION:
+            self.close()
+            self.smtp = self._connect()
+        try:
+            self.smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused:
+            raise  # this address refused; the connection is still good
+        except (OSError, smtplib.SMTPException):
+            self.close()
+            raise
+        self.sent += 1
+
+    @staticmethod
+    def _connect() -> smtplib.SMTP:
+        settings = current_app.config["PORTAL"]
+        smtp = smtplib.SMTP(settings["MAIL_SERVER"], settings["MAIL_PORT"], timeout=20)
+        try:
             if settings["MAIL_USE_TLS"]:
                 smtp.starttls()
             if settings["MAIL_USERNAME"]:
                 smtp.login(settings["MAIL_USERNAME"], settings["MAIL_PASSWORD"])
-            smtp.send_message(email)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+        self.smtp, self.sent = None, 0
+
+
+def _deliver(message: OutboxMessage, postman: _Postman | None = None) -> None:
+    email = _as_email(message)
+    if current_app.config["PORTAL"]["MAIL_SERVER"]:
+        if postman is None:
+            with _Postman() as postman:
+                postman.send(email)
+        else:
+            postman.send(email)
         return
     outbox = Path(current_app.config["OUTBOX_PATH"])
     # One name per message (created_at keeps the folder in time order).

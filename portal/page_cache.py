@@ -19,8 +19,8 @@ The key is the endpoint, the whole path with its query string and the page's lan
 
 A page is kept for one *generation* of the public content, at most ``MAX_AGE`` seconds.
 The generation changes when a transaction that added, changed or deleted an article,
-a report, a department, a tag, a category, an idea or the deployment's settings (its
-name, contact details and texts) commits (a counter in this process, and a stamp file
+a report, a department, a tag, a category, an idea, a holiday or the deployment's
+settings (its name, contact details and texts) commits (a counter in this process, and a stamp file
 in the instance folder that other processes on the host, a CLI import included, read),
 and when the search index's folder changes (the index is updated after the commit that
 changed an article). With ``PORTAL_REDIS_URL`` the generation also has a counter in
@@ -311,15 +311,17 @@ def _public_models() -> tuple[type, ...]:
         CommitmentUpdate,
         Department,
         DeploymentSettings,
+        Holiday,
         Idea,
         Milestone,
         Report,
         Tag,
     )
 
-    # DeploymentSettings: the name and contact details are on every page.
+    # DeploymentSettings: the name and contact details are on every page; Holiday: the
+    # calendar every new case's deadlines are counted on (sla.deployment_calendar).
     return (Article, Report, Commitment, CommitmentUpdate, Milestone, Department, Tag,
-            Category, Idea, DeploymentSettings)
+            Category, Idea, DeploymentSettings, Holiday)
 
 
 def _after_flush(session: Session, _context) -> None:

@@ -82,9 +82,13 @@ class Calendar:
 
 
 def deployment_calendar() -> Calendar:
+    """The deployment's calendar, kept between requests until a holiday (or other public
+    content) changes: every new case needs it for its deadlines."""
+    from portal import page_cache
     from portal.models import Holiday
 
-    return Calendar(db.session.scalars(select(Holiday.day)).all())
+    return page_cache.remember(("calendar",), lambda: Calendar(
+        db.session.scalars(select(Holiday.day)).all()))
 
 
 def local_zone() -> ZoneInfo:

@@ -86,6 +86,27 @@ def test_the_worker_delivers_a_queued_confirmation_exactly_once(rq_app, db, outb
     assert confirmations(outbox, reference) == 1
 
 
+def test_one_waiting_delivery_job_serves_every_submission_before_it_starts(
+        rq_app, db, outbox):
+    references = []
+    for number in range(3):
+        response = submit(rq_app.test_client(),
+                          question_form(contact_email=f"vecina{number}@example.org",
+                                        token=f"waiting-{number}"),
+                          kind="question")
+        references.append(response.headers["Location"].split("/")[2])
+    queue = jobs.queue(rq_app)
+    assert [job.description for job in queue.get_jobs()] == ["deliver_pending"]
+    run_worker(rq_app)
+    assert len(set(references)) == 3
+    assert [confirmations(outbox, reference) for reference in references] == [1, 1, 1]
+    # The job that ran no longer stands for the next one: a new case queues its own.
+    later = submit(rq_app.test_client(), question_form(token="waiting-later"),
+                   kind="question")
+    assert later.status_code == 302
+    assert [job.description for job in queue.get_jobs()] == ["deliver_pending"]
+
+
 def test_a_job_lost_with_redis_is_redone_from_the_outbox(rq_app, db, outbox):
     response = submit(rq_app.test_client(), question_form(), kind="question")
     reference = response.headers["Location"].split("/")[2]

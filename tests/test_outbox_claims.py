@@ -53,7 +53,7 @@ def sends(monkeypatch) -> list[int]:
     sent: list[int] = []
     lock = threading.Lock()
 
-    def deliver(message):
+    def deliver(message, _postman):
         time.sleep(0.02)  # a send takes a while: room for another deliverer to race
         with lock:
             sent.append(message.id)
@@ -123,7 +123,7 @@ def test_a_deliverer_that_dies_mid_send_is_replaced_once_its_claim_lapses(
         app, db, make_message, monkeypatch):
     message = make_message()
 
-    def die(_message):
+    def die(_message, _postman):
         raise Crash
 
     monkeypatch.setattr(mail, "_deliver", die)
@@ -133,7 +133,7 @@ def test_a_deliverer_that_dies_mid_send_is_replaced_once_its_claim_lapses(
     assert row(db, message.id).claimed_until == T0 + mail.CLAIM_LEASE
 
     delivered: list[int] = []
-    monkeypatch.setattr(mail, "_deliver", lambda message: delivered.append(message.id))
+    monkeypatch.setattr(mail, "_deliver", lambda message, _postman: delivered.append(message.id))
     with clock.frozen_at(T0 + mail.CLAIM_LEASE - timedelta(seconds=1)):
         assert mail.deliver_pending() == 0  # it may still be sending
     with clock.frozen_at(T0 + mail.CLAIM_LEASE + timedelta(seconds=1)):
@@ -146,7 +146,7 @@ def test_a_failure_releases_the_claim_and_counts_the_attempt(app, db, make_messa
                                                              monkeypatch, caplog):
     message = make_message()
 
-    def refuse(_message):
+    def refuse(_message, _postman):
         raise ConnectionRefusedError
 
     monkeypatch.setattr(mail, "_deliver", refuse)
@@ -165,7 +165,7 @@ def test_the_last_failed_attempt_gives_up_and_nothing_retries_it(app, db, make_m
                                                                  monkeypatch):
     message = make_message(attempts=mail.MAX_ATTEMPTS - 1)
 
-    def refuse(_message):
+    def refuse(_message, _postman):
         raise ConnectionRefusedError
 
     monkeypatch.setattr(mail, "_deliver", refuse)
@@ -301,3 +301,58 @@ def test_forty_concurrent_submissions_send_one_confirmation_each(
     db.session.rollback()
     statuses = db.session.scalars(db.select(OutboxMessage.status)).all()
     assert statuses == [OutboxStatus.SENT] * count
+
+
+class PickyHandler(CountingHandler):
+    """A mail server that refuses one address at RCPT and fails one DATA with a 421
+    (the server closing the connection), and notes from which connection each
+    message came (a connection is the client's address and port)."""
+
+    def __init__(self, refused: str = "", drops: str = "") -> None:
+        super().__init__()
+        self.refused, self.drops = refused, drops
+        self.connections: list[tuple] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address == self.refused:
+            return "550 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        if self.drops in envelope.rcpt_tos:
+            self.drops = ""  # once
+            return "421 Closing the connection"
+        with self.lock:
+            self.connections.append(session.peer)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_run_sends_its_messages_over_one_connection(make_app, db, make_message):
+    handler = PickyHandler(refused="nadie@example.org", drops="tercera@example.org")
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
+                       MAIL_USE_TLS=False)
+        with app.app_context():
+            addresses = ["primera@example.org", "nadie@example.org", "segunda@example.org",
+                         "tercera@example.org", "cuarta@example.org", "quinta@example.org"]
+            messages = [make_message(to_address=address) for address in addresses]
+            assert mail.deliver_pending() == 4
+            states = {message.to_address: (saved.status, saved.attempts)
+                      for message in messages if (saved := row(db, message.id))}
+    finally:
+        controller.stop()
+    sent = (OutboxStatus.SENT, 0)
+    assert states == {"primera@example.org": sent, "segunda@example.org": sent,
+                      "cuarta@example.org": sent, "quinta@example.org": sent,
+                      # Refused, or cut off: given back for the next run, counted.
+                      "nadie@example.org": (OutboxStatus.PENDING, 1),
+                      "tercera@example.org": (OutboxStatus.PENDING, 1)}
+    # The refused address left the connection as it was; the 421 closed it, and the
+    # messages after it went over a second one.
+    assert len(handler.connections) == 4 and len(set(handler.connections)) == 2
+    assert handler.connections[0] == handler.connections[1]
+    assert handler.connections[2] == handler.connections[3]
+

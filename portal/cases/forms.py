@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import (
     BooleanField,
     EmailField,
@@ -25,6 +26,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from portal import page_cache
 from portal.cases.service import CaseError, Submission
 from portal.extensions import db
 from portal.forms import email_field, no_control_characters, strip_text, text_field
@@ -228,10 +230,17 @@ class TrackForm(FlaskForm):
 # are the same form underneath; these helpers are their one place.
 
 def topic_choices() -> list[SelectChoice]:
-    """The topic select: active departments, each with its active categories."""
+    """The topic select: active departments, each with its active categories. Every
+    intake form needs it, sent or shown: kept like a public page until a department
+    or a category changes."""
     language = current_language()
+    return page_cache.remember(("topic_choices", language), lambda: _topic_choices(language))
+
+
+def _topic_choices(language: str) -> list[SelectChoice]:
     departments = db.session.scalars(
-        select(Department).where(Department.active.is_(True)).order_by(Department.slug)).all()
+        select(Department).where(Department.active.is_(True)).order_by(Department.slug)
+        .options(selectinload(Department.categories))).all()
     choices = [SelectChoice("", _("Choose a topic")),
                SelectChoice("unknown", _("I don't know / other"))]
     for department in sorted(departments, key=lambda item: item.name(language)):

@@ -12,6 +12,7 @@ from portal.models import (
     CaseEventKind,
     CaseKind,
     CaseStatus,
+    Category,
     Role,
 )
 from tests.cases.helpers import (
@@ -343,3 +344,19 @@ def test_attachment_rows_match_files_on_disk(client, db, app):
               if path.is_file()}
     rows = set(db.session.scalars(db.select(Attachment.content_hash)))
     assert stored == rows and len(rows) == 2
+
+
+def test_a_category_added_after_the_form_was_shown_is_offered_and_accepted(
+        app, client, db, make_department):
+    # The topics are kept between requests: a change must show, and be accepted, at once.
+    department = make_department(names={"es": "Movilidad", "en": "Transport"})
+    assert "Bicicletas" not in client.get("/cases/new?kind=question").text
+    category = Category(department=department, slug="bicis",
+                        names={"es": "Bicicletas", "en": "Bicycles"})
+    db.session.add(category)
+    db.session.commit()
+    assert "Bicicletas" in app.test_client().get("/cases/new?kind=question").text
+    response = submit(app.test_client(), question_form(topic=f"category-{category.id}"),
+                      kind="question")
+    assert response.status_code == 302
+    assert db.session.scalar(db.select(Case)).category_id == category.id
